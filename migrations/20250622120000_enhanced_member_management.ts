@@ -1,0 +1,183 @@
+/**
+ * 1. Enhanced member management: member status with removal/reactivation
+ * tracking, the `company_member_audit` trail, the widened listing status
+ * constraint, and the `active_company_members` view and
+ * `get_member_statistics()` helper.
+ */
+import type { Knex } from 'knex';
+import { addConstraintSafely, ddl, dropConstraint } from './lib/safe-ddl';
+
+export const config = { transaction: false };
+
+const LISTING_STATUSES_BEFORE = `'draft', 'active', 'sold', 'archived'`;
+// `pending_reassignment`: a removed member's listing that nobody in the company can take over yet.
+const LISTING_STATUSES_AFTER = `'draft', 'active', 'sold', 'archived', 'pending_reassignment'`;
+
+export async function up(knex: Knex): Promise<void> {
+  // A constant default is stored in the catalog (PostgreSQL 11+): no table rewrite.
+  await ddl(knex, [
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS member_status text NOT NULL DEFAULT 'active'`,
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS removed_at timestamptz`,
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS removed_by text`,
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS removal_reason text`,
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS reactivated_at timestamptz`,
+    `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS reactivated_by text`,
+  ]);
+  await addConstraintSafely(knex, 'sellers', 'sellers_member_status_check', `CHECK (member_status IN ('active', 'removed', 'suspended'))`);
+
+  await ddl(knex, [
+    `CREATE TABLE IF NOT EXISTS company_member_audit (
+       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       company_id uuid REFERENCES companies (id),
+       seller_id uuid NOT NULL REFERENCES sellers (id),
+       action text NOT NULL CONSTRAINT company_member_audit_action_check
+         CHECK (action IN ('removed', 'suspended', 'reactivated')),
+       previous_status text NOT NULL,
+       new_status text NOT NULL,
+       actor text NOT NULL,
+       reason text,
+       listings_moved integer NOT NULL DEFAULT 0,
+       listings_restored integer NOT NULL DEFAULT 0,
+       conversations_moved integer NOT NULL DEFAULT 0,
+       moved_to_seller_id uuid REFERENCES sellers (id),
+       transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+       created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+     )`,
+    `CREATE INDEX IF NOT EXISTS company_member_audit_company_created_idx ON company_member_audit (company_id, created_at)`,
+    `CREATE INDEX IF NOT EXISTS company_member_audit_seller_idx ON company_member_audit (seller_id, id)`,
+  ]);
+
+  // Widen the listing status constraint: drop and re-add NOT VALID in one short
+  // transaction, then validate without blocking writes.
+  await knexConstraintSwap(knex, LISTING_STATUSES_AFTER);
+
+  await ddl(knex, [
+    // Who did it: the application sets `ems.actor` per transaction; plain SQL falls back to the database user.
+    `CREATE OR REPLACE FUNCTION ems_current_actor() RETURNS text
+       LANGUAGE sql STABLE AS
+     $$ SELECT coalesce(nullif(current_setting('ems.actor', true), ''), session_user::text) $$`,
+    `CREATE OR REPLACE FUNCTION sellers_member_status_guard() RETURNS trigger
+       LANGUAGE plpgsql AS
+     $$
+     BEGIN
+       IF NEW.member_status IS NOT DISTINCT FROM OLD.member_status THEN
+         RETURN NEW;
+       END IF;
+       IF OLD.member_status = 'active' AND OLD.company_id IS NOT NULL AND OLD.role IN ('owner', 'admin') THEN
+         -- Serialise membership changes per company, so two admins removed at once
+         -- cannot both see the other as the remaining one.
+         PERFORM 1 FROM companies WHERE id = OLD.company_id FOR NO KEY UPDATE;
+         IF NOT EXISTS (
+           SELECT 1 FROM sellers s
+            WHERE s.company_id = OLD.company_id AND s.id <> OLD.id
+              AND s.member_status = 'active' AND s.role IN ('owner', 'admin')
+         ) THEN
+           RAISE EXCEPTION 'cannot remove % %: the last active owner or admin of company %', OLD.role, OLD.id, OLD.company_id
+             USING ERRCODE = 'P0001', HINT = 'Make another member an admin first.',
+                   DETAIL = 'ems:last_admin';
+         END IF;
+       END IF;
+       IF NEW.member_status = 'active' THEN
+         NEW.reactivated_at := clock_timestamp();
+         NEW.reactivated_by := ems_current_actor();
+       ELSE
+         NEW.removed_at := clock_timestamp();
+         NEW.removed_by := ems_current_actor();
+         NEW.removal_reason := coalesce(nullif(current_setting('ems.reason', true), ''), NEW.removal_reason);
+       END IF;
+       RETURN NEW;
+     END
+     $$`,
+    `CREATE OR REPLACE TRIGGER sellers_member_status_guard
+       BEFORE UPDATE OF member_status ON sellers
+       FOR EACH ROW EXECUTE FUNCTION sellers_member_status_guard()`,
+    `CREATE OR REPLACE FUNCTION sellers_member_status_audit() RETURNS trigger
+       LANGUAGE plpgsql AS
+     $$
+     BEGIN
+       INSERT INTO company_member_audit (company_id, seller_id, action, previous_status, new_status, actor, reason)
+       VALUES (NEW.company_id, NEW.id,
+               CASE NEW.member_status WHEN 'active' THEN 'reactivated' WHEN 'suspended' THEN 'suspended' ELSE 'removed' END,
+               OLD.member_status, NEW.member_status, ems_current_actor(),
+               nullif(current_setting('ems.reason', true), ''));
+       RETURN NULL;
+     END
+     $$`,
+    `CREATE OR REPLACE TRIGGER sellers_member_status_audit
+       AFTER UPDATE OF member_status ON sellers
+       FOR EACH ROW WHEN (OLD.member_status IS DISTINCT FROM NEW.member_status)
+       EXECUTE FUNCTION sellers_member_status_audit()`,
+    `CREATE OR REPLACE VIEW active_company_members AS
+       SELECT s.id AS seller_id, s.company_id, c.name AS company_name, s.name, s.email, s.role, s.created_at
+         FROM sellers s JOIN companies c ON c.id = s.company_id
+        WHERE s.member_status = 'active'`,
+    `CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id uuid)
+       RETURNS TABLE (company_id uuid, total_members bigint, active_members bigint, removed_members bigint,
+                      suspended_members bigint, active_admins bigint, removals_last_30_days bigint,
+                      reactivations_last_30_days bigint)
+       LANGUAGE sql STABLE AS
+     $$
+       SELECT p_company_id,
+              count(*),
+              count(*) FILTER (WHERE s.member_status = 'active'),
+              count(*) FILTER (WHERE s.member_status = 'removed'),
+              count(*) FILTER (WHERE s.member_status = 'suspended'),
+              count(*) FILTER (WHERE s.member_status = 'active' AND s.role IN ('owner', 'admin')),
+              (SELECT count(*) FROM company_member_audit a
+                WHERE a.company_id = p_company_id AND a.action IN ('removed', 'suspended')
+                  AND a.created_at > now() - interval '30 days'),
+              (SELECT count(*) FROM company_member_audit a
+                WHERE a.company_id = p_company_id AND a.action = 'reactivated'
+                  AND a.created_at > now() - interval '30 days')
+         FROM sellers s
+        WHERE s.company_id = p_company_id
+     $$`,
+  ]);
+}
+
+async function knexConstraintSwap(knex: Knex, statuses: string): Promise<void> {
+  const current = await knex.raw(
+    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid = 'listed_cars'::regclass AND conname = 'listed_cars_status_check'`,
+  );
+  const definition = (current.rows[0] as { def: string } | undefined)?.def ?? '';
+  const wanted = statuses.split(',').map((s) => s.trim().replace(/'/g, ''));
+  const alreadyWanted =
+    definition !== '' && wanted.every((s) => definition.includes(`'${s}'`)) && countQuoted(definition) === wanted.length;
+  if (!alreadyWanted) {
+    await ddl(knex, [
+      `ALTER TABLE listed_cars DROP CONSTRAINT IF EXISTS listed_cars_status_check`,
+      `ALTER TABLE listed_cars ADD CONSTRAINT listed_cars_status_check CHECK (status IN (${statuses})) NOT VALID`,
+    ]);
+  }
+  await addConstraintSafely(knex, 'listed_cars', 'listed_cars_status_check', `CHECK (status IN (${statuses}))`);
+}
+
+function countQuoted(definition: string): number {
+  return (definition.match(/'[^']*'/g) ?? []).length;
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await ddl(knex, [
+    `DROP FUNCTION IF EXISTS get_member_statistics(uuid)`,
+    `DROP VIEW IF EXISTS active_company_members`,
+    `DROP TRIGGER IF EXISTS sellers_member_status_audit ON sellers`,
+    `DROP FUNCTION IF EXISTS sellers_member_status_audit()`,
+    `DROP TRIGGER IF EXISTS sellers_member_status_guard ON sellers`,
+    `DROP FUNCTION IF EXISTS sellers_member_status_guard()`,
+    `DROP FUNCTION IF EXISTS ems_current_actor()`,
+  ]);
+  // Listings parked by the messaging system go back to the status they had before it.
+  await knex.raw(`UPDATE listed_cars SET status = 'active' WHERE status = 'pending_reassignment'`);
+  await knexConstraintSwap(knex, LISTING_STATUSES_BEFORE);
+  await ddl(knex, `DROP TABLE IF EXISTS company_member_audit`);
+  await dropConstraint(knex, 'sellers', 'sellers_member_status_check');
+  await ddl(knex, [
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS reactivated_by`,
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS reactivated_at`,
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS removal_reason`,
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS removed_by`,
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS removed_at`,
+    `ALTER TABLE sellers DROP COLUMN IF EXISTS member_status`,
+  ]);
+}

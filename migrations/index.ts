@@ -1,0 +1,40 @@
+/**
+ * The ordered list of migrations, shared by the knex CLI, `npm run migrate:messaging`
+ * and the migration Lambda (where esbuild bundles these imports statically).
+ *
+ * The files are TypeScript, but each is recorded in `knex_migrations` under the
+ * `.js` name the migration guide uses, so `npx knex migrate:up <name>.js` works
+ * verbatim and all three runners agree on what has been applied.
+ */
+import type { Knex } from 'knex';
+import * as baseline from './20250101000000_base_marketplace_schema';
+import * as memberManagement from './20250622120000_enhanced_member_management';
+import * as ownershipTracking from './20250622121000_messaging_ownership_tracking';
+import * as conversationTracking from './20250622122000_messaging_conversation_tracking';
+import * as finalSetup from './20250622123000_messaging_final_setup';
+
+export interface NamedMigration {
+  readonly name: string;
+  /** knex's CLI prints pending migrations by `file`. */
+  readonly file: string;
+  readonly migration: Knex.Migration;
+}
+
+const entry = (name: string, migration: Knex.Migration): NamedMigration => ({ name, file: name, migration });
+
+export const MIGRATIONS: readonly NamedMigration[] = [
+  entry('20250101000000_base_marketplace_schema.js', baseline),
+  entry('20250622120000_enhanced_member_management.js', memberManagement),
+  entry('20250622121000_messaging_ownership_tracking.js', ownershipTracking),
+  entry('20250622122000_messaging_conversation_tracking.js', conversationTracking),
+  entry('20250622123000_messaging_final_setup.js', finalSetup),
+];
+
+/** The four migrations of the guide, in order (the baseline is not one of them). */
+export const MESSAGING_MIGRATION_NAMES = MIGRATIONS.slice(1).map((m) => m.name);
+
+export const messagingMigrationSource: Knex.MigrationSource<NamedMigration> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (entry) => entry.name,
+  getMigration: async (entry) => entry.migration,
+};

@@ -1,0 +1,73 @@
+/**
+ * Everything the four messaging migrations install, in one place: migration 4
+ * validates it, and the verification (runner, `npm run verify`, scheduled
+ * Lambda) checks it again against the live database.
+ */
+export const EXPECTED_TABLES = ['company_member_audit', 'conversation_ownership_log', 'company_message_handlers'] as const;
+
+export const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
+  sellers: ['member_status', 'removed_at', 'removed_by', 'removal_reason', 'reactivated_at', 'reactivated_by'],
+  listed_cars: ['current_owner_id', 'current_owner_type', 'original_seller_id'],
+};
+
+export const EXPECTED_FUNCTIONS = ['get_listing_message_recipient', 'update_conversation_ownership', 'get_member_statistics'] as const;
+
+export const EXPECTED_VIEWS = ['listing_message_routing', 'active_company_message_handlers', 'active_company_members'] as const;
+
+export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
+  sellers: ['sellers_member_status_guard', 'sellers_member_status_audit', 'sellers_member_status_reassign'],
+  listed_cars: ['listed_cars_track_ownership'],
+  conversations: ['conversations_route_new', 'conversations_log_start'],
+  messages: ['messages_route_buyer_message'],
+  company_message_handlers: ['company_message_handlers_validate', 'company_message_handlers_release'],
+};
+
+/** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */
+export const PERFORMANCE_INDEXES = {
+  conversations_open_by_seller_idx: `ON conversations (seller_id) WHERE status = 'open'`,
+  conversations_listing_buyer_idx: `ON conversations (listing_id, buyer_id, created_at DESC)`,
+  company_message_handlers_active_idx: `ON company_message_handlers (company_id, priority) WHERE is_active`,
+  sellers_company_status_role_idx: `ON sellers (company_id, member_status, role, created_at)`,
+} as const;
+
+export const EXPECTED_INDEXES = [
+  'listed_cars_current_owner_active_idx',
+  'listed_cars_original_seller_idx',
+  'listed_cars_company_owner_type_idx',
+  ...Object.keys(PERFORMANCE_INDEXES),
+] as const;
+
+/** SQL returning one row per missing object: `{ kind, name }`. Empty when all is in place. */
+export const MISSING_OBJECTS_SQL = `
+  SELECT 'table' AS kind, t AS name FROM unnest($1::text[]) t
+   WHERE NOT EXISTS (SELECT 1 FROM information_schema.tables x WHERE x.table_schema = current_schema() AND x.table_name = t)
+  UNION ALL
+  SELECT 'column', c FROM unnest($2::text[]) c
+   WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns x
+                      WHERE x.table_schema = current_schema() AND x.table_name || '.' || x.column_name = c)
+  UNION ALL
+  SELECT 'function', f FROM unnest($3::text[]) f
+   WHERE NOT EXISTS (SELECT 1 FROM information_schema.routines x
+                      WHERE x.routine_schema = current_schema() AND x.routine_type = 'FUNCTION' AND x.routine_name = f)
+  UNION ALL
+  SELECT 'view', v FROM unnest($4::text[]) v
+   WHERE NOT EXISTS (SELECT 1 FROM information_schema.views x WHERE x.table_schema = current_schema() AND x.table_name = v)
+  UNION ALL
+  SELECT 'trigger', tg FROM unnest($5::text[]) tg
+   WHERE NOT EXISTS (SELECT 1 FROM pg_trigger x WHERE NOT x.tgisinternal
+                        AND x.tgrelid::regclass::text || '.' || x.tgname = tg)
+  UNION ALL
+  SELECT 'index', i FROM unnest($6::text[]) i
+   WHERE NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                      WHERE c.relname = i AND c.relnamespace = current_schema()::regnamespace AND x.indisvalid)`;
+
+export function missingObjectsParameters(): string[][] {
+  return [
+    [...EXPECTED_TABLES],
+    Object.entries(EXPECTED_COLUMNS).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`)),
+    [...EXPECTED_FUNCTIONS],
+    [...EXPECTED_VIEWS],
+    Object.entries(EXPECTED_TRIGGERS).flatMap(([table, triggers]) => triggers.map((t) => `${table}.${t}`)),
+    [...EXPECTED_INDEXES],
+  ];
+}
