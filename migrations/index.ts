@@ -7,20 +7,39 @@
  * verbatim and all three runners agree on what has been applied.
  */
 import type { Knex } from 'knex';
+import { forgetChecksum, recordChecksum } from './lib/checksums';
 import * as baseline from './20250101000000_base_marketplace_schema';
 import * as memberManagement from './20250622120000_enhanced_member_management';
 import * as ownershipTracking from './20250622121000_messaging_ownership_tracking';
 import * as conversationTracking from './20250622122000_messaging_conversation_tracking';
 import * as finalSetup from './20250622123000_messaging_final_setup';
 
+/** knex reads `config.transaction` to run a migration outside a transaction. */
+export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
+
 export interface NamedMigration {
   readonly name: string;
   /** knex's CLI prints pending migrations by `file`. */
   readonly file: string;
-  readonly migration: Knex.Migration;
+  readonly migration: Migration;
 }
 
-const entry = (name: string, migration: Knex.Migration): NamedMigration => ({ name, file: name, migration });
+// Each migration also records the checksum of its source when applied (see lib/checksums.ts).
+const entry = (name: string, migration: Migration): NamedMigration => ({
+  name,
+  file: name,
+  migration: {
+    config: migration.config,
+    up: async (knex) => {
+      await migration.up(knex);
+      await recordChecksum(knex, name);
+    },
+    down: async (knex) => {
+      await migration.down?.(knex);
+      await forgetChecksum(knex, name);
+    },
+  },
+});
 
 export const MIGRATIONS: readonly NamedMigration[] = [
   entry('20250101000000_base_marketplace_schema.js', baseline),

@@ -1,0 +1,202 @@
+/**
+ * The guide's recommended migration runner (`npm run migrate:messaging`), also
+ * what the migration Lambda runs: pre-flight, status, apply pending migrations
+ * in order (timed), verify, report.
+ *
+ * Only one runner works on a database at a time: it holds a PostgreSQL session
+ * advisory lock, which the server releases by itself if the runner dies, so a
+ * killed runner never leaves a lock that needs a manual unlock.
+ */
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { MIGRATIONS } from '../../migrations';
+import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
+import { MIGRATIONS_TABLE, migrationKnexConfig } from '../database/knex-config';
+import { PgDatabase } from '../database/pg-adapter';
+import { verifyInstallation, type VerificationReport } from '../verification/verify';
+
+export const MINIMUM_POSTGRES_MAJOR = 14; // CREATE OR REPLACE TRIGGER
+// pg_advisory_lock key: "ems-migrations" folded into a bigint, fixed forever.
+const RUNNER_LOCK_KEY = 7_305_843_009_213_693_953n;
+
+export class MigrationRunnerError extends Error {
+  constructor(
+    readonly stage: 'preflight' | 'lock' | 'migrate' | 'verify',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MigrationRunnerError';
+  }
+}
+
+export interface RunnerOptions {
+  readonly connectionString: string;
+  /** Create the marketplace's base tables when none exist (development databases only). */
+  readonly createBaseSchema?: boolean;
+  /** How long to wait for another runner before giving up. */
+  readonly lockWaitMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface AppliedMigration {
+  readonly name: string;
+  readonly ms: number;
+}
+
+export interface RunnerReport {
+  readonly ok: boolean;
+  readonly postgresVersion: string;
+  readonly alreadyApplied: readonly string[];
+  readonly applied: readonly AppliedMigration[];
+  readonly verification: VerificationReport | null;
+  readonly failure?: { stage: string; message: string };
+  readonly totalMs: number;
+}
+
+interface Preflight {
+  readonly postgresVersion: string;
+}
+
+async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<Preflight> {
+  const [{ server_version_num: versionNumber, server_version: version }] = (
+    await client.query<{ server_version_num: string; server_version: string }>(
+      `SELECT current_setting('server_version_num') AS server_version_num, current_setting('server_version') AS server_version`,
+    )
+  ).rows as [{ server_version_num: string; server_version: string }];
+  const major = Math.floor(Number(versionNumber) / 10000);
+  if (major < MINIMUM_POSTGRES_MAJOR) {
+    throw new MigrationRunnerError('preflight', `PostgreSQL ${version} is too old: ${MINIMUM_POSTGRES_MAJOR} or newer is required.`);
+  }
+  const columns = await client.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
+    [[...BASE_TABLES]],
+  );
+  const present = new Set(columns.rows.map((r) => `${r.table_name}.${r.column_name}`));
+  const missingTables = BASE_TABLES.filter((t) => !columns.rows.some((r) => r.table_name === t));
+  if (missingTables.length === BASE_TABLES.length && createBaseSchema) return { postgresVersion: version };
+  if (missingTables.length > 0) {
+    throw new MigrationRunnerError(
+      'preflight',
+      `Base tables missing: ${missingTables.join(', ')}. The messaging migrations extend an existing marketplace ` +
+        'database: check that DATABASE_URL points at it' +
+        (missingTables.length === BASE_TABLES.length ? ', or pass --with-base-schema to create an empty marketplace schema.' : '.'),
+    );
+  }
+  const missingColumns = Object.entries(REQUIRED_BASE_COLUMNS).flatMap(([table, cols]) =>
+    cols.filter((c) => !present.has(`${table}.${c}`)).map((c) => `${table}.${c}`),
+  );
+  if (missingColumns.length > 0) {
+    throw new MigrationRunnerError('preflight', `Base columns missing: ${missingColumns.join(', ')}.`);
+  }
+  return { postgresVersion: version };
+}
+
+async function acquireRunnerLock(client: pg.Client, waitMs: number, log: (line: string) => void): Promise<void> {
+  const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUNNER_LOCK_KEY.toString()]);
+  if (rows[0]?.locked) return;
+  log(`Another migration runner is working on this database; waiting up to ${Math.round(waitMs / 1000)} s for it to finish...`);
+  try {
+    await client.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
+    await client.query('SELECT pg_advisory_lock($1)', [RUNNER_LOCK_KEY.toString()]);
+    await client.query('RESET lock_timeout');
+  } catch (error) {
+    throw new MigrationRunnerError(
+      'lock',
+      `Another migration runner still holds the lock after ${Math.round(waitMs / 1000)} s; nothing was applied. Try again when it has finished.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * knex's own lock row stays set if a process dies mid-migration. Holding the
+ * advisory lock, the only other thing that could legitimately hold it is a plain
+ * `npx knex` command still connected; with none connected, the row is stale.
+ */
+async function clearStaleKnexLock(knex: Knex, client: pg.Client, log: (line: string) => void): Promise<void> {
+  const lockTable = `${MIGRATIONS_TABLE}_lock`;
+  if (!(await knex.schema.hasTable(lockTable))) return;
+  const locked = await knex(lockTable).where({ is_locked: 1 }).first();
+  if (!locked) return;
+  const others = await client.query(
+    `SELECT 1 FROM pg_stat_activity WHERE application_name = 'ems-migrations' AND pid <> pg_backend_pid() AND datname = current_database()`,
+  );
+  if ((others.rowCount ?? 0) > 0) {
+    throw new MigrationRunnerError('lock', 'A knex migration command is running on this database right now; try again when it has finished.');
+  }
+  log('Clearing a stale knex migration lock left by an interrupted run.');
+  await knex(lockTable).update({ is_locked: 0 });
+}
+
+async function appliedNames(knex: Knex): Promise<string[]> {
+  if (!(await knex.schema.hasTable(MIGRATIONS_TABLE))) return [];
+  const rows = await knex(MIGRATIONS_TABLE).select('name').orderBy('id');
+  return rows.map((r: { name: string }) => r.name);
+}
+
+export async function runMessagingMigrations(options: RunnerOptions): Promise<RunnerReport> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  const lockClient = new pg.Client({ connectionString: options.connectionString, application_name: 'ems-migration-runner' });
+  let postgresVersion = 'unknown';
+  let alreadyApplied: string[] = [];
+  const applied: AppliedMigration[] = [];
+  let verification: VerificationReport | null = null;
+  let knex: Knex | undefined;
+  const finish = (failure?: MigrationRunnerError): RunnerReport => ({
+    ok: !failure && (verification?.ok ?? false),
+    postgresVersion,
+    alreadyApplied,
+    applied,
+    verification,
+    ...(failure ? { failure: { stage: failure.stage, message: failure.message } } : {}),
+    totalMs: Date.now() - started,
+  });
+
+  try {
+    try {
+      await lockClient.connect();
+    } catch (error) {
+      throw new MigrationRunnerError('preflight', `Cannot connect to the database: ${(error as Error).message}`, { cause: error });
+    }
+    ({ postgresVersion } = await preflight(lockClient, options.createBaseSchema ?? false));
+    log(`Connected: PostgreSQL ${postgresVersion}; base tables present.`);
+
+    await acquireRunnerLock(lockClient, options.lockWaitMs ?? 10 * 60_000, log);
+    knex = knexFactory(migrationKnexConfig(options.connectionString));
+    await clearStaleKnexLock(knex, lockClient, log);
+
+    alreadyApplied = await appliedNames(knex);
+    const pending = MIGRATIONS.filter((m) => !alreadyApplied.includes(m.name)).map((m) => m.name);
+    log(`Status: ${alreadyApplied.length} applied, ${pending.length} pending.`);
+
+    for (const name of pending) {
+      const t0 = Date.now();
+      log(`Applying ${name} ...`);
+      try {
+        await knex.migrate.up({ name });
+      } catch (error) {
+        throw new MigrationRunnerError('migrate', `${name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      applied.push({ name, ms: Date.now() - t0 });
+      log(`Applied ${name} in ${Date.now() - t0} ms.`);
+    }
+
+    const db = new PgDatabase(options.connectionString, { max: 2, applicationName: 'ems-verify' });
+    try {
+      verification = await verifyInstallation(db);
+    } finally {
+      await db.close();
+    }
+    return finish(verification.ok ? undefined : new MigrationRunnerError('verify', 'Verification failed after migrating.'));
+  } catch (error) {
+    if (error instanceof MigrationRunnerError) return finish(error);
+    return finish(new MigrationRunnerError('migrate', (error as Error).message, { cause: error }));
+  } finally {
+    await knex?.destroy();
+    // Ending the session releases the advisory lock.
+    await lockClient.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The verification shared by `npm run migrate:messaging`, `npm run verify` and
+ * the scheduled verification Lambda. It only reads.
+ */
+import { MIGRATIONS } from '../../migrations';
+import { CHECKSUM_TABLE, migrationChecksum } from '../../migrations/lib/checksums';
+import { MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
+import type { Database } from '../database/port';
+
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface VerificationReport {
+  readonly ok: boolean;
+  readonly checks: readonly CheckResult[];
+}
+
+// The guide's five post-migration checks, verbatim.
+const GUIDE_TABLES_SQL = `SELECT table_name FROM information_schema.tables
+WHERE table_name IN ('company_member_audit', 'conversation_ownership_log', 'company_message_handlers');`;
+const GUIDE_SELLER_COLUMNS_SQL = `SELECT column_name FROM information_schema.columns
+WHERE table_name = 'sellers' AND column_name = 'member_status';`;
+const GUIDE_LISTING_COLUMNS_SQL = `SELECT column_name FROM information_schema.columns
+WHERE table_name = 'listed_cars' AND column_name IN ('current_owner_id', 'current_owner_type', 'original_seller_id');`;
+const GUIDE_FUNCTIONS_SQL = `SELECT routine_name FROM information_schema.routines
+WHERE routine_type = 'FUNCTION'
+AND routine_name IN ('get_listing_message_recipient', 'update_conversation_ownership', 'get_member_statistics');`;
+const GUIDE_VIEWS_SQL = `SELECT table_name FROM information_schema.views
+WHERE table_name IN ('listing_message_routing', 'active_company_message_handlers', 'active_company_members');`;
+
+export const GUIDE_VERIFICATION_SQL = {
+  tables: GUIDE_TABLES_SQL,
+  sellerColumns: GUIDE_SELLER_COLUMNS_SQL,
+  listingColumns: GUIDE_LISTING_COLUMNS_SQL,
+  functions: GUIDE_FUNCTIONS_SQL,
+  views: GUIDE_VIEWS_SQL,
+} as const;
+
+async function expectNames(db: Database, name: string, sql: string, wanted: readonly string[]): Promise<CheckResult> {
+  const rows = await db.query(sql);
+  const found = new Set(rows.map((row) => String(Object.values(row)[0])));
+  const missing = wanted.filter((w) => !found.has(w));
+  return missing.length === 0
+    ? { name, ok: true, detail: `${wanted.length} of ${wanted.length} present` }
+    : { name, ok: false, detail: `missing: ${missing.join(', ')}` };
+}
+
+async function routingFunctionCheck(db: Database): Promise<CheckResult> {
+  const name = 'routing function answers';
+  const [listing] = await db.query<{ id: string }>(`SELECT id FROM listed_cars WHERE status = 'active' LIMIT 1`);
+  if (!listing) {
+    const rows = await db.query(`SELECT * FROM get_listing_message_recipient(gen_random_uuid())`);
+    return { name, ok: rows.length === 0, detail: 'no active listing; an unknown listing returns no row' };
+  }
+  const rows = await db.query<{ routing_reason: string }>(`SELECT * FROM get_listing_message_recipient($1)`, [listing.id]);
+  return rows.length === 1
+    ? { name, ok: true, detail: `listing ${listing.id}: ${rows[0]!.routing_reason}` }
+    : { name, ok: false, detail: `listing ${listing.id}: expected one row, got ${rows.length}` };
+}
+
+async function installedObjectsCheck(db: Database): Promise<CheckResult> {
+  const rows = await db.query<{ kind: string; name: string }>(MISSING_OBJECTS_SQL, missingObjectsParameters());
+  return rows.length === 0
+    ? { name: 'triggers, indexes and columns', ok: true, detail: 'all present and valid' }
+    : { name: 'triggers, indexes and columns', ok: false, detail: `missing: ${rows.map((r) => `${r.kind} ${r.name}`).join(', ')}` };
+}
+
+async function appliedMigrationNames(db: Database): Promise<string[]> {
+  const [table] = await db.query<{ exists: boolean }>(`SELECT to_regclass('knex_migrations') IS NOT NULL AS exists`);
+  if (!table?.exists) return [];
+  const rows = await db.query<{ name: string }>('SELECT name FROM knex_migrations ORDER BY id');
+  return rows.map((r) => r.name);
+}
+
+async function migrationStatusCheck(db: Database): Promise<CheckResult> {
+  const applied = new Set(await appliedMigrationNames(db));
+  const pending = MIGRATIONS.filter((m) => !applied.has(m.name)).map((m) => m.name);
+  const known = new Set(MIGRATIONS.map((m) => m.name));
+  const unknown = [...applied].filter((name) => !known.has(name));
+  const ok = pending.length === 0 && unknown.length === 0;
+  const parts = [`${applied.size} applied`];
+  if (pending.length) parts.push(`pending: ${pending.join(', ')}`);
+  if (unknown.length) parts.push(`applied but unknown to this code: ${unknown.join(', ')}`);
+  return { name: 'migration status', ok, detail: parts.join('; ') };
+}
+
+async function checksumCheck(db: Database): Promise<CheckResult> {
+  const name = 'migration checksums';
+  const [table] = await db.query<{ exists: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS exists`, [CHECKSUM_TABLE]);
+  if (!table?.exists) return { name, ok: false, detail: `${CHECKSUM_TABLE} is missing: nothing recorded what was applied` };
+  const recorded = await db.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${CHECKSUM_TABLE}`);
+  const byName = new Map(recorded.map((r) => [r.name, r.checksum]));
+  const applied = await appliedMigrationNames(db);
+  const changed: string[] = [];
+  const unrecorded: string[] = [];
+  let compared = 0;
+  for (const migration of applied) {
+    const current = migrationChecksum(migration);
+    if (current === null) continue; // not part of this code base (reported by the status check)
+    const stored = byName.get(migration);
+    if (stored === undefined) unrecorded.push(migration);
+    else if (stored !== current) changed.push(migration);
+    else compared += 1;
+  }
+  if (changed.length || unrecorded.length) {
+    const parts = [];
+    if (changed.length) parts.push(`edited after being applied: ${changed.join(', ')}`);
+    if (unrecorded.length) parts.push(`no recorded checksum: ${unrecorded.join(', ')}`);
+    return { name, ok: false, detail: parts.join('; ') };
+  }
+  return { name, ok: true, detail: `${compared} applied migration files unchanged` };
+}
+
+/** ARCHITECTURE.md §3: no active listing and no open conversation owned by a member who is not active. */
+export const INVARIANT_VIOLATIONS_SQL = `
+  SELECT 'listing' AS kind, l.id, l.current_owner_id AS owner_id
+    FROM listed_cars l JOIN sellers s ON s.id = l.current_owner_id
+   WHERE l.status = 'active' AND s.member_status <> 'active'
+  UNION ALL
+  SELECT 'listing', l.id, NULL FROM listed_cars l WHERE l.status = 'active' AND l.current_owner_id IS NULL
+  UNION ALL
+  SELECT 'conversation', c.id, c.seller_id
+    FROM conversations c JOIN sellers s ON s.id = c.seller_id
+   WHERE c.status = 'open' AND s.member_status <> 'active'
+  LIMIT 20`;
+
+async function invariantCheck(db: Database): Promise<CheckResult> {
+  const rows = await db.query<{ kind: string; id: string; owner_id: string | null }>(INVARIANT_VIOLATIONS_SQL);
+  return rows.length === 0
+    ? { name: 'routing invariant', ok: true, detail: 'no active listing or open conversation held by an inactive member' }
+    : {
+        name: 'routing invariant',
+        ok: false,
+        detail: `violations (first ${rows.length}): ${rows.map((r) => `${r.kind} ${r.id} -> ${r.owner_id ?? 'nobody'}`).join(', ')}`,
+      };
+}
+
+async function guarded(name: string, check: () => Promise<CheckResult>): Promise<CheckResult> {
+  try {
+    return await check();
+  } catch (error) {
+    return { name, ok: false, detail: `could not run: ${(error as Error).message}` };
+  }
+}
+
+export async function verifyInstallation(db: Database): Promise<VerificationReport> {
+  const checks = [
+    await guarded('tables created', () =>
+      expectNames(db, 'tables created', GUIDE_TABLES_SQL, ['company_member_audit', 'conversation_ownership_log', 'company_message_handlers']),
+    ),
+    await guarded('columns added (sellers)', () => expectNames(db, 'columns added (sellers)', GUIDE_SELLER_COLUMNS_SQL, ['member_status'])),
+    await guarded('columns added (listed_cars)', () =>
+      expectNames(db, 'columns added (listed_cars)', GUIDE_LISTING_COLUMNS_SQL, ['current_owner_id', 'current_owner_type', 'original_seller_id']),
+    ),
+    await guarded('functions created', () =>
+      expectNames(db, 'functions created', GUIDE_FUNCTIONS_SQL, ['get_listing_message_recipient', 'update_conversation_ownership', 'get_member_statistics']),
+    ),
+    await guarded('views created', () =>
+      expectNames(db, 'views created', GUIDE_VIEWS_SQL, ['listing_message_routing', 'active_company_message_handlers', 'active_company_members']),
+    ),
+    await guarded('routing function answers', () => routingFunctionCheck(db)),
+    await guarded('triggers, indexes and columns', () => installedObjectsCheck(db)),
+    await guarded('migration status', () => migrationStatusCheck(db)),
+    await guarded('migration checksums', () => checksumCheck(db)),
+    await guarded('routing invariant', () => invariantCheck(db)),
+  ];
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+export function formatReport(report: VerificationReport): string {
+  const width = Math.max(...report.checks.map((c) => c.name.length));
+  const lines = report.checks.map((c) => `  ${c.ok ? '✅' : '❌'} ${c.name.padEnd(width)}  ${c.detail}`);
+  lines.push('', report.ok ? 'Verification passed.' : `Verification FAILED: ${report.checks.filter((c) => !c.ok).length} check(s) failed.`);
+  return lines.join('\n');
+}

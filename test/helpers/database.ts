@@ -1,0 +1,55 @@
+/** Fresh databases for tests, on the server provided by global-setup.ts. */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { databaseUrl } from '../../functions/database/local-postgres';
+import { PgDatabase } from '../../functions/database/pg-adapter';
+import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly url: string;
+  readonly db: PgDatabase;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: inject('pgAdminUrl') });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An empty database of its own (dropped, with its connections, by `drop`). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `ems_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = databaseUrl(inject('pgAdminUrl'), name);
+  const db = new PgDatabase(url, { max: 8, applicationName: 'ems-test' });
+  return {
+    name,
+    url,
+    db,
+    drop: async () => {
+      await db.close();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
+
+/** Runs the migration runner (with the base schema) and fails loudly if it did not go green. */
+export async function migrateToLatest(url: string): Promise<RunnerReport> {
+  const report = await runMessagingMigrations({ connectionString: url, createBaseSchema: true });
+  if (!report.ok) throw new Error(`migration runner failed: ${JSON.stringify(report.failure ?? report.verification, null, 2)}`);
+  return report;
+}
+
+/** A fresh database migrated to the latest schema. */
+export async function createMigratedDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase();
+  await migrateToLatest(database.url);
+  return database;
+}
