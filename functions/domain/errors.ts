@@ -1,0 +1,54 @@
+/**
+ * Typed errors of the domain. Each carries a stable machine code and the HTTP
+ * status it maps to; the HTTP layer maps them in one place and turns anything
+ * else into a generic 500 that leaks nothing.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: number,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('validation_failed', message, 400, details);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string, id: string) {
+    super('not_found', `${what} ${id} was not found`, 404, { what, id });
+  }
+}
+
+/** A well-formed request the current state refuses (last admin, nobody to receive, ...). */
+export class ConflictError extends DomainError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, 409, details);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'A valid bearer token is required') {
+    super('unauthorized', message, 401);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message = 'You are not allowed to do this') {
+    super('forbidden', message, 403);
+  }
+}
+
+/** The database is unreachable or restarting: the caller may retry shortly. */
+export class UnavailableError extends DomainError {
+  constructor(message = 'The service is temporarily unavailable, please retry shortly') {
+    super('unavailable', message, 503, { retryAfterSeconds: 2 });
+  }
+}
