@@ -10,7 +10,7 @@ type Queryable = pg.Pool | pg.PoolClient;
 class PgTransaction implements Database {
   constructor(private readonly client: pg.PoolClient) {}
 
-  async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+  async query<T extends object = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     return runQuery<T>(this.client, sql, params);
   }
 
@@ -21,7 +21,7 @@ class PgTransaction implements Database {
   async close(): Promise<void> {}
 }
 
-async function runQuery<T extends Row>(target: Queryable, sql: string, params: readonly unknown[]): Promise<T[]> {
+async function runQuery<T extends object>(target: Queryable, sql: string, params: readonly unknown[]): Promise<T[]> {
   const result = await target.query(sql, params as unknown[]);
   return result.rows as T[];
 }
@@ -40,7 +40,7 @@ export class PgDatabase implements Database {
     this.pool.on('error', () => undefined);
   }
 
-  async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+  async query<T extends object = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     return runQuery<T>(this.pool, sql, params);
   }
 
