@@ -8,6 +8,7 @@
  */
 import type { Knex } from 'knex';
 import { forgetChecksum, recordChecksum } from './lib/checksums';
+import { MIGRATION_NAMES } from './manifest';
 import * as baseline from './20250101000000_base_marketplace_schema';
 import * as memberManagement from './20250622120000_enhanced_member_management';
 import * as ownershipTracking from './20250622121000_messaging_ownership_tracking';
@@ -41,13 +42,9 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-export const MIGRATIONS: readonly NamedMigration[] = [
-  entry('20250101000000_base_marketplace_schema.js', baseline),
-  entry('20250622120000_enhanced_member_management.js', memberManagement),
-  entry('20250622121000_messaging_ownership_tracking.js', ownershipTracking),
-  entry('20250622122000_messaging_conversation_tracking.js', conversationTracking),
-  entry('20250622123000_messaging_final_setup.js', finalSetup),
-];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup];
+
+export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 
 /** The four migrations of the guide, in order (the baseline is not one of them). */
 export const MESSAGING_MIGRATION_NAMES = MIGRATIONS.slice(1).map((m) => m.name);

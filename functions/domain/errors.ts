@@ -52,3 +52,9 @@ export class UnavailableError extends DomainError {
     super('unavailable', message, 503, { retryAfterSeconds: 2 });
   }
 }
+
+export class PayloadTooLargeError extends DomainError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', `The body is larger than ${limitBytes} bytes`, 413);
+  }
+}

@@ -7,7 +7,8 @@
  * 3), which locks the recipient until the message commits.
  */
 import type { Database } from '../database/port';
-import { ConflictError, NotFoundError, ValidationError } from './errors';
+import type { Caller } from './callers';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from './errors';
 import { inTransaction } from './transactions';
 
 export const MAX_MESSAGE_LENGTH = 5000;
@@ -144,4 +145,38 @@ export async function getOwnershipHistory(db: Database, conversationId: string):
     actor: r.actor,
     changedAt: iso(r.changed_at),
   }));
+}
+
+/** The recipient of a listing as `caller` may see it: buyers any listing, sellers their own company's or their own. */
+export async function getRecipientFor(db: Database, caller: Caller, listingId: string): Promise<Recipient> {
+  const recipient = await getRecipient(db, listingId);
+  if (caller.kind === 'seller') {
+    const [listing] = await db.query<{ seller_id: string; company_id: string | null }>(
+      'SELECT seller_id, company_id FROM listed_cars WHERE id = $1',
+      [listingId],
+    );
+    const sameCompany = caller.companyId !== null && listing?.company_id === caller.companyId;
+    if (!sameCompany && listing?.seller_id !== caller.id) throw new NotFoundError('listing', listingId);
+  }
+  return recipient;
+}
+
+/** A conversation's history for its buyer, or for the owner/admins of the listing's company. */
+export async function getOwnershipHistoryFor(db: Database, caller: Caller, conversationId: string): Promise<OwnershipChange[]> {
+  const [conversation] = await db.query<{ buyer_id: string; company_id: string | null }>(
+    `SELECT c.buyer_id, l.company_id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id WHERE c.id = $1`,
+    [conversationId],
+  );
+  if (!conversation) throw new NotFoundError('conversation', conversationId);
+  const allowed =
+    caller.kind === 'buyer'
+      ? conversation.buyer_id === caller.id
+      : caller.role !== 'member' && caller.companyId !== null && caller.companyId === conversation.company_id;
+  if (!allowed) {
+    if (caller.kind === 'seller' && caller.companyId === conversation.company_id) {
+      throw new ForbiddenError("Only the buyer and the company's owner or admins can read this history");
+    }
+    throw new NotFoundError('conversation', conversationId);
+  }
+  return getOwnershipHistory(db, conversationId);
 }

@@ -1,0 +1,30 @@
+/**
+ * The database of a running function, built once per process from the
+ * configuration: node-postgres with DATABASE_URL, the RDS Data API otherwise.
+ */
+import { config } from '../shared/config';
+import type { Database } from './port';
+
+let database: Promise<Database> | undefined;
+
+export function getDatabase(): Promise<Database> {
+  database ??= (async () => {
+    const c = config();
+    if (c.DATABASE_URL) {
+      const { PgDatabase } = await import('./pg-adapter');
+      return new PgDatabase(c.DATABASE_URL, { max: 10, applicationName: 'ems-api' });
+    }
+    const { DataApiDatabase } = await import('./data-api-adapter');
+    return new DataApiDatabase({
+      resourceArn: c.DATA_API_RESOURCE_ARN!,
+      secretArn: c.DATA_API_SECRET_ARN!,
+      database: c.DATA_API_DATABASE!,
+    });
+  })();
+  return database;
+}
+
+/** Local server and tests: use this database instead of building one. */
+export function useDatabase(db: Database): void {
+  database = Promise.resolve(db);
+}

@@ -1,0 +1,120 @@
+/**
+ * What every API handler shares: parse and validate the API Gateway (HTTP API,
+ * payload 2.0) event with zod, identify and authorize the caller, call one
+ * domain function, map its result or error. Handlers stay a few lines long.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { getDatabase } from '../database/from-config';
+import type { Database } from '../database/port';
+import { authorize, identifyCaller, type Access, type Caller } from '../domain/callers';
+import { PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { config } from '../shared/config';
+import { logger, metrics } from '../shared/observability';
+import { errorResponse, json, mapError } from './responses';
+import { routeById, type RouteId } from './routes';
+
+/** API Gateway's event with the claims its JWT authorizer (or the local server) verified. */
+export type ApiEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: { jwt?: { claims?: Record<string, string | number | boolean | string[]> } };
+  };
+};
+
+export interface HandlerSpec<P, B, R> {
+  readonly name: string;
+  readonly access: Access;
+  readonly params?: z.ZodType<P>;
+  readonly body?: z.ZodType<B>;
+  readonly successStatus?: number;
+  readonly run: (input: { params: P; body: B; caller: Caller | null; db: Database }) => Promise<R>;
+  /** Counts worth a metric in the result (e.g. listings moved by a removal). */
+  readonly countMetrics?: (result: R) => Record<string, number>;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : 'value'}: ${issue.message}`)
+    .join('; ');
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`Invalid ${where}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function readJsonBody(event: ApiEvent): unknown {
+  if (event.body === undefined || event.body === null || event.body === '') throw new ValidationError('A JSON body is required');
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text) > config().MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(config().MAX_BODY_BYTES);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('The body is not valid JSON');
+  }
+}
+
+/** A handler for a route of the route table: access, schemas and status come from there. */
+export function routeHandler<P, B, R>(
+  id: RouteId,
+  run: HandlerSpec<P, B, R>['run'],
+  countMetrics?: HandlerSpec<P, B, R>['countMetrics'],
+) {
+  const route = routeById(id);
+  return defineHandler<P, B, R>({
+    name: route.id,
+    access: route.access,
+    params: route.params as z.ZodType<P> | undefined,
+    body: route.body as z.ZodType<B> | undefined,
+    successStatus: route.successStatus,
+    run,
+    countMetrics,
+  });
+}
+
+export function defineHandler<P = Record<string, never>, B = undefined, R = unknown>(spec: HandlerSpec<P, B, R>) {
+  return async (event: ApiEvent, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? 'local';
+    logger.appendKeys({ requestId, route: spec.name });
+    metrics.addDimension('route', spec.name);
+    const started = Date.now();
+    let response: APIGatewayProxyStructuredResultV2;
+    try {
+      const params = spec.params ? parseWith(spec.params, event.pathParameters ?? {}, 'path parameters') : ({} as P);
+      const body = spec.body ? parseWith(spec.body, readJsonBody(event), 'body') : (undefined as B);
+      const db = await getDatabase();
+      let caller: Caller | null = null;
+      if (spec.access !== 'public') {
+        const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
+        const identity = claims[config().JWT_IDENTITY_CLAIM];
+        caller = await identifyCaller(db, typeof identity === 'string' ? identity : undefined);
+        authorize(caller, spec.access);
+      }
+      const result = await spec.run({ params, body, caller, db });
+      for (const [name, value] of Object.entries(spec.countMetrics?.(result) ?? {})) {
+        metrics.addMetric(name, MetricUnit.Count, value);
+      }
+      response = json(spec.successStatus ?? 200, result);
+    } catch (error) {
+      const mapped = mapError(error);
+      if (mapped.unexpected) logger.error('unexpected error', error as Error);
+      else logger.info('request refused', { status: mapped.response.statusCode, body: mapped.response.body });
+      if (mapped.response.statusCode && mapped.response.statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
+      else metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
+      response = mapped.response;
+    }
+    metrics.addMetric('Requests', MetricUnit.Count, 1);
+    metrics.addMetric('Latency', MetricUnit.Milliseconds, Date.now() - started);
+    metrics.publishStoredMetrics();
+    logger.info('request handled', { status: response.statusCode, ms: Date.now() - started });
+    logger.removeKeys(['requestId', 'route']);
+    return response;
+  };
+}
+
+export { errorResponse };

@@ -1,0 +1,114 @@
+/**
+ * The route table: the single source for the CDK stack (one Lambda per route,
+ * HTTP API routes and authorizer), the local server, the handlers' validation
+ * and access rules, and the OpenAPI description.
+ */
+import type { z } from 'zod';
+import type { Access } from '../domain/callers';
+import * as schemas from './schemas';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
+
+export interface RouteDefinition {
+  readonly id: string;
+  readonly method: HttpMethod;
+  /** API Gateway path template. */
+  readonly path: string;
+  /** Handler source, relative to the repository root; exports `handler`. */
+  readonly entry: string;
+  readonly access: Access;
+  readonly summary: string;
+  readonly params?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly successStatus?: number;
+}
+
+export const ROUTES = [
+  {
+    id: 'getListingRecipient',
+    method: 'GET',
+    path: '/messages/listing/{listingId}/recipient',
+    entry: 'functions/handlers/get-listing-recipient.ts',
+    access: 'authenticated',
+    summary: "Who receives buyers' messages about a listing now, and why.",
+    params: schemas.ListingParams,
+  },
+  {
+    id: 'getConversationOwnershipHistory',
+    method: 'GET',
+    path: '/messages/conversation/{conversationId}/ownership-history',
+    entry: 'functions/handlers/get-conversation-ownership-history.ts',
+    access: 'authenticated',
+    summary: "The ordered chain of a conversation's owners, with actor, reason and time.",
+    params: schemas.ConversationParams,
+  },
+  {
+    id: 'sendMessage',
+    method: 'POST',
+    path: '/messages',
+    entry: 'functions/handlers/send-message.ts',
+    access: 'buyer',
+    summary: 'A buyer writes about a listing; the message is routed to an active member.',
+    body: schemas.SendMessageBody,
+    successStatus: 201,
+  },
+  {
+    id: 'getCompanyStats',
+    method: 'GET',
+    path: '/company/stats/enhanced',
+    entry: 'functions/handlers/get-company-stats.ts',
+    access: 'company_admin',
+    summary: "The caller's company: members by status, listings by owner type, moves, handler load, removals over time.",
+  },
+  {
+    id: 'removeMember',
+    method: 'POST',
+    path: '/company/members/{sellerId}/remove',
+    entry: 'functions/handlers/remove-member.ts',
+    access: 'company_admin',
+    summary: "Removes a member; their active listings and open conversations move to the company's fallback recipient.",
+    params: schemas.SellerParams,
+    body: schemas.RemoveMemberBody,
+  },
+  {
+    id: 'reactivateMember',
+    method: 'POST',
+    path: '/company/members/{sellerId}/reactivate',
+    entry: 'functions/handlers/reactivate-member.ts',
+    access: 'company_admin',
+    summary: 'Reactivates a member, optionally restoring the listings the fallback still holds.',
+    params: schemas.SellerParams,
+    body: schemas.ReactivateMemberBody,
+  },
+  {
+    id: 'listMessageHandlers',
+    method: 'GET',
+    path: '/company/message-handlers',
+    entry: 'functions/handlers/list-message-handlers.ts',
+    access: 'company_admin',
+    summary: "The company's message handlers with priority and open-conversation load.",
+  },
+  {
+    id: 'updateMessageHandlers',
+    method: 'PUT',
+    path: '/company/message-handlers',
+    entry: 'functions/handlers/update-message-handlers.ts',
+    access: 'company_admin',
+    summary: 'Adds, re-prioritises or deactivates message handlers, all or nothing.',
+    body: schemas.MessageHandlersBody,
+  },
+  {
+    id: 'health',
+    method: 'GET',
+    path: '/health',
+    entry: 'functions/handlers/health.ts',
+    access: 'public',
+    summary: 'Database reachable and migrations current.',
+  },
+] as const satisfies readonly RouteDefinition[];
+
+export type RouteId = (typeof ROUTES)[number]['id'];
+
+export function routeById(id: RouteId): RouteDefinition {
+  return ROUTES.find((r) => r.id === id)!;
+}
