@@ -3,16 +3,17 @@
  * PostgreSQL (or uses DATABASE_URL), runs the migration runner with its report,
  * loads the demo data and serves every route on http://127.0.0.1:3000 (PORT).
  */
-import { resolveDatabaseUrl } from '../database/local-postgres';
-import { useDatabase } from '../database/from-config';
-import { PgDatabase } from '../database/pg-adapter';
-import { runMessagingMigrations } from '../migration-runner/runner';
-import { formatReport } from '../verification/verify';
-import { DEMO, loadDemoData } from './demo-data';
-import { localTokens } from './jwt';
-import { startLocalServer } from './server';
-
 async function main(): Promise<void> {
+  // Imported here, after the environment defaults below are in place.
+  const { resolveDatabaseUrl } = await import('../database/local-postgres');
+  const { useDatabase } = await import('../database/from-config');
+  const { PgDatabase } = await import('../database/pg-adapter');
+  const { runMessagingMigrations } = await import('../migration-runner/runner');
+  const { formatReport } = await import('../verification/verify');
+  const { DEMO, loadDemoData } = await import('./demo-data');
+  const { localTokens } = await import('./jwt');
+  const { startLocalServer } = await import('./server');
+
   const usesEmbedded = !process.env.DATABASE_URL?.trim();
   console.log(usesEmbedded ? 'Starting the embedded PostgreSQL (.local/postgres)...' : 'Using DATABASE_URL.');
   const databaseUrl = await resolveDatabaseUrl();
