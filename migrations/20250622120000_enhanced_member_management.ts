@@ -5,7 +5,7 @@
  * `get_member_statistics()` helper.
  */
 import type { Knex } from 'knex';
-import { addConstraintSafely, ddl, dropConstraint } from './lib/safe-ddl';
+import { addConstraintSafely, BACKFILL_BATCH_SIZE, backfillInBatches, ddl, dropConstraint } from './lib/safe-ddl';
 
 export const config = { transaction: false };
 
@@ -171,7 +171,12 @@ export async function down(knex: Knex): Promise<void> {
     `DROP FUNCTION IF EXISTS ems_current_actor()`,
   ]);
   // Listings parked by the messaging system go back to the status they had before it.
-  await knex.raw(`UPDATE listed_cars SET status = 'active' WHERE status = 'pending_reassignment'`);
+  await backfillInBatches(knex, {
+    table: 'listed_cars',
+    set: `status = 'active'`,
+    needsUpdate: `t.status = 'pending_reassignment'`,
+    batchSize: BACKFILL_BATCH_SIZE,
+  });
   await knexConstraintSwap(knex, LISTING_STATUSES_BEFORE);
   await ddl(
     knex,
