@@ -10,6 +10,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    env: { EMS_QUIET_MIGRATIONS: '1' },
+    // Quiet by default; tests that assert on logs or metrics turn them on themselves.
+    env: { EMS_QUIET_MIGRATIONS: '1', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT' },
   },
 });
