@@ -56,20 +56,17 @@ function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV
   res.end(result.body ?? '');
 }
 
+/** The body, or null when it is larger than the limit (read to the end so the client gets its 413). */
 function readBody(req: http.IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        resolve(null);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+      else if (size > 16 * MAX_REQUEST_BYTES) req.destroy(); // not worth draining
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(size > MAX_REQUEST_BYTES ? null : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

@@ -18,7 +18,10 @@ async function main(): Promise<void> {
   console.log(usesEmbedded ? 'Starting the embedded PostgreSQL (.local/postgres)...' : 'Using DATABASE_URL.');
   const databaseUrl = await resolveDatabaseUrl();
 
-  const report = await runMessagingMigrations({ connectionString: databaseUrl, createBaseSchema: usesEmbedded, log: (l) => console.log(l) });
+  // The embedded database starts empty: create the marketplace's base tables there. Against
+  // DATABASE_URL they must already exist, unless --with-base-schema asks for them.
+  const createBaseSchema = usesEmbedded || process.argv.includes('--with-base-schema');
+  const report = await runMessagingMigrations({ connectionString: databaseUrl, createBaseSchema, log: (l) => console.log(l) });
   if (report.verification) console.log(formatReport(report.verification));
   if (!report.ok) {
     console.error(`Migrations failed: ${report.failure?.message ?? 'verification failed'}`);
