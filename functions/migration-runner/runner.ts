@@ -200,3 +200,19 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     await lockClient.end().catch(() => undefined);
   }
 }
+
+/** Runs `work` while holding the runner's lock (used by the rollback, which must not race a migration). */
+export async function withRunnerLock<T>(
+  connectionString: string,
+  work: () => Promise<T>,
+  options: { lockWaitMs?: number; log?: (line: string) => void } = {},
+): Promise<T> {
+  const client = new pg.Client({ connectionString, application_name: 'ems-migration-runner' });
+  await client.connect();
+  try {
+    await acquireRunnerLock(client, options.lockWaitMs ?? 10 * 60_000, options.log ?? (() => undefined));
+    return await work();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
