@@ -154,3 +154,22 @@ export async function resolveDatabaseUrl(): Promise<string> {
   await createDatabaseIfMissing(local.adminUrl, LOCAL_DATABASE);
   return databaseUrl(local.adminUrl, LOCAL_DATABASE);
 }
+
+/** A throwaway cluster that can be stopped and started again on the same port (fault tests). */
+export async function startRestartablePostgres(): Promise<RunningPostgres & { restart(): Promise<void>; destroy(): Promise<void> }> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ems-pg-restartable-'));
+  const port = await freePort();
+  let current = await launch(dataDir, port, true);
+  return {
+    adminUrl: current.adminUrl,
+    port,
+    stop: () => current.stop(),
+    restart: async () => {
+      current = await launch(dataDir, port, true);
+    },
+    destroy: async () => {
+      await current.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

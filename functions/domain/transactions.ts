@@ -44,6 +44,10 @@ export function translateDatabaseError(error: unknown): unknown {
       break;
   }
   if (e.code && UNAVAILABLE.has(e.code)) return new UnavailableError();
+  // node-postgres reports a lost or refused connection without a SQLSTATE.
+  if (/Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message ?? '')) {
+    return new UnavailableError();
+  }
   return error;
 }
 
