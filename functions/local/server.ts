@@ -77,7 +77,9 @@ export async function startLocalServer(options: { port: number; host?: string; t
 
   const server = http.createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', `http://${host}`);
+      // Split by hand: `new URL('//x', base)` would read a path starting with // as a host.
+      const [pathname = '/', query = ''] = (req.url ?? '/').split(/\?(.*)/s, 2);
+      const url = { pathname, search: query ? `?${query}` : '', searchParams: new URLSearchParams(query) };
       const method = (req.method ?? 'GET').toUpperCase();
       if (method === 'GET' && url.pathname === '/openapi.json') return send(res, json(200, openApiDocument()));
       if (method === 'GET' && url.pathname === '/.well-known/jwks.json') return send(res, json(200, options.tokens.jwks));

@@ -52,7 +52,7 @@ afterAll(async () => {
 
 async function get(route: string, token?: string) {
   const response = await fetch(`${server.url}${route}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(20_000) });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() };
+  return { status: response.status, retryAfter: response.headers.get("retry-after"), body: (await response.json()) as { error: { code: string } } };
 }
 
 it('answers 503 with Retry-After while the database is down, then recovers by itself', async () => {
