@@ -91,14 +91,17 @@ describe('npm start', () => {
 
 describe('HTTP status codes', () => {
   const listing = DEMO.listings.hollyMini.id;
-  it('401 without a token, with a tampered token, with an expired token, with a wrong audience', async () => {
+  it('401 without a token, or with a tampered, expired, not-yet-valid, alg:none, wrong-issuer, wrong-audience or wrong-key token', async () => {
     const good = await tokens.sign(DEMO.buyers.beth.email);
     const [header, payload, signature] = good.split('.');
     const tampered = `${header}.${Buffer.from(JSON.stringify({ email: DEMO.sellers.henry.email })).toString('base64url')}.${signature}`;
     const expired = await tokens.sign(DEMO.buyers.beth.email, { expiresIn: '-1m' });
     const wrongAudience = await tokens.sign(DEMO.buyers.beth.email, { audience: 'someone-else' });
     const noneAlg = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
-    for (const token of [undefined, tampered, expired, wrongAudience, noneAlg, 'garbage']) {
+    const wrongIssuer = await tokens.sign(DEMO.buyers.beth.email, { issuer: 'https://evil.example' });
+    const notYetValid = await tokens.sign(DEMO.buyers.beth.email, { notBefore: '10m' });
+    const otherKey = await (await localTokens(path.join(keyDir, 'another-key.json'))).sign(DEMO.buyers.beth.email);
+    for (const token of [undefined, tampered, expired, wrongAudience, noneAlg, wrongIssuer, notYetValid, otherKey, 'garbage']) {
       const response = await request('GET', `/messages/listing/${listing}/recipient`, { token });
       expect(response.status).toBe(401);
       expect(response.body.error.code).toBe('unauthorized');
