@@ -19,6 +19,8 @@ export function getDatabase(): Promise<Database> {
       resourceArn: c.DATA_API_RESOURCE_ARN!,
       secretArn: c.DATA_API_SECRET_ARN!,
       database: c.DATA_API_DATABASE!,
+      // Waiting for an auto-paused cluster must fit inside API Gateway's 30 s integration timeout.
+      retry: { maxTotalWaitMs: 20_000 },
     });
   })();
   return database;

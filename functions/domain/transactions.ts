@@ -58,7 +58,7 @@ export async function inTransaction<T>(db: Database, context: TransactionContext
     try {
       return await db.transaction(async (tx) => {
         await tx.query(
-          `SELECT set_config('ems.actor', $1, true), set_config('ems.reason', $2, true), set_config('ems.restore_listings', $3, true)`,
+          `SELECT set_config('ems.actor', $1::text, true), set_config('ems.reason', $2::text, true), set_config('ems.restore_listings', $3::text, true)`,
           [context.actor, context.reason ?? '', context.restoreListings ? 'on' : 'off'],
         );
         return work(tx);
