@@ -50,8 +50,11 @@ async function rollback(): Promise<number> {
 
 function formatRunnerReport(report: RunnerReport): string {
   const lines = ['', 'Enhanced Messaging System: migration report', `  PostgreSQL        ${report.postgresVersion}`];
-  lines.push(`  Already applied   ${report.alreadyApplied.length ? report.alreadyApplied.join(', ') : 'none'}`);
-  if (report.applied.length === 0) lines.push('  Applied now       nothing (up to date)');
+  const stoppedEarly = report.failure?.stage === 'preflight' || report.failure?.stage === 'lock';
+  if (!stoppedEarly) {
+    lines.push(`  Already applied   ${report.alreadyApplied.length ? report.alreadyApplied.join(', ') : 'none'}`);
+    if (report.applied.length === 0 && !report.failure) lines.push('  Applied now       nothing (up to date)');
+  }
   for (const m of report.applied) lines.push(`  ✅ applied        ${m.name.padEnd(52)} ${String(m.ms).padStart(7)} ms`);
   if (report.verification) lines.push('', 'Verification', formatReport(report.verification));
   if (report.failure) lines.push('', `❌ FAILED during ${report.failure.stage}: ${report.failure.message}`);

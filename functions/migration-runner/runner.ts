@@ -11,7 +11,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { MIGRATIONS } from '../../migrations';
 import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
-import { MIGRATIONS_TABLE, migrationKnexConfig } from '../database/knex-config';
+import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APPLICATION_NAME } from '../database/knex-config';
 import { PgDatabase } from '../database/pg-adapter';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
 
@@ -93,38 +93,55 @@ async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<
   return { postgresVersion: version };
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls for the lock from the client rather than blocking in pg_advisory_lock():
+ * a statement waiting on the server holds a snapshot, and CREATE INDEX
+ * CONCURRENTLY in the working runner would wait for that snapshot to go away.
+ */
 async function acquireRunnerLock(client: pg.Client, waitMs: number, log: (line: string) => void): Promise<void> {
-  const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUNNER_LOCK_KEY.toString()]);
-  if (rows[0]?.locked) return;
-  log(`Another migration runner is working on this database; waiting up to ${Math.round(waitMs / 1000)} s for it to finish...`);
-  try {
-    await client.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
-    await client.query('SELECT pg_advisory_lock($1)', [RUNNER_LOCK_KEY.toString()]);
-    await client.query('RESET lock_timeout');
-  } catch (error) {
-    throw new MigrationRunnerError(
-      'lock',
-      `Another migration runner still holds the lock after ${Math.round(waitMs / 1000)} s; nothing was applied. Try again when it has finished.`,
-      { cause: error },
-    );
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt += 1) {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RUNNER_LOCK_KEY.toString()]);
+    if (rows[0]?.locked) return;
+    if (attempt === 0) log(`Another migration runner is working on this database; waiting up to ${Math.round(waitMs / 1000)} s for it to finish...`);
+    if (Date.now() >= deadline) {
+      throw new MigrationRunnerError(
+        'lock',
+        `Another migration runner still holds the lock after ${Math.round(waitMs / 1000)} s; nothing was applied. Try again when it has finished.`,
+      );
+    }
+    await sleep(Math.min(1000, 100 * 2 ** Math.min(attempt, 4)));
   }
 }
 
 /**
  * knex's own lock row stays set if a process dies mid-migration. Holding the
- * advisory lock, the only other thing that could legitimately hold it is a plain
- * `npx knex` command still connected; with none connected, the row is stale.
+ * advisory lock, what could still legitimately be working is a plain `npx knex`
+ * command, or a statement of a killed runner the server has not noticed is
+ * orphaned yet (a session blocked on a lock only sees its client is gone when it
+ * next talks to it). With neither, the row is stale and is cleared.
  */
 async function clearStaleKnexLock(knex: Knex, client: pg.Client, log: (line: string) => void): Promise<void> {
   const lockTable = `${MIGRATIONS_TABLE}_lock`;
   if (!(await knex.schema.hasTable(lockTable))) return;
   const locked = await knex(lockTable).where({ is_locked: 1 }).first();
   if (!locked) return;
-  const others = await client.query(
-    `SELECT 1 FROM pg_stat_activity WHERE application_name = 'ems-migrations' AND pid <> pg_backend_pid() AND datname = current_database()`,
+  const others = await client.query<{ pid: number; application_name: string; query: string }>(
+    `SELECT pid, application_name, left(query, 120) AS query FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND (application_name = $1 OR (application_name = $2 AND state <> 'idle'))`,
+    [CLI_APPLICATION_NAME, RUNNER_APPLICATION_NAME],
   );
-  if ((others.rowCount ?? 0) > 0) {
-    throw new MigrationRunnerError('lock', 'A knex migration command is running on this database right now; try again when it has finished.');
+  const busy = others.rows[0];
+  if (busy) {
+    const who = busy.application_name === CLI_APPLICATION_NAME ? 'A knex migration command' : 'A statement of an earlier, interrupted migration run';
+    throw new MigrationRunnerError(
+      'lock',
+      `${who} is still running on this database (pid ${busy.pid}: ${busy.query.replace(/\s+/g, ' ')}); nothing was applied. ` +
+        'Try again when it has finished (or end it with pg_terminate_backend).',
+    );
   }
   log('Clearing a stale knex migration lock left by an interrupted run.');
   await knex(lockTable).update({ is_locked: 0 });
@@ -139,7 +156,7 @@ async function appliedNames(knex: Knex): Promise<string[]> {
 export async function runMessagingMigrations(options: RunnerOptions): Promise<RunnerReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  const lockClient = new pg.Client({ connectionString: options.connectionString, application_name: 'ems-migration-runner' });
+  const lockClient = new pg.Client({ connectionString: options.connectionString, application_name: RUNNER_APPLICATION_NAME });
   let postgresVersion = 'unknown';
   let alreadyApplied: string[] = [];
   const applied: AppliedMigration[] = [];
@@ -165,7 +182,7 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     log(`Connected: PostgreSQL ${postgresVersion}; base tables present.`);
 
     await acquireRunnerLock(lockClient, options.lockWaitMs ?? 10 * 60_000, log);
-    knex = knexFactory(migrationKnexConfig(options.connectionString));
+    knex = knexFactory(migrationKnexConfig(options.connectionString, RUNNER_APPLICATION_NAME));
     await clearStaleKnexLock(knex, lockClient, log);
 
     alreadyApplied = await appliedNames(knex);
@@ -207,7 +224,7 @@ export async function withRunnerLock<T>(
   work: () => Promise<T>,
   options: { lockWaitMs?: number; log?: (line: string) => void } = {},
 ): Promise<T> {
-  const client = new pg.Client({ connectionString, application_name: 'ems-migration-runner' });
+  const client = new pg.Client({ connectionString, application_name: RUNNER_APPLICATION_NAME });
   await client.connect();
   try {
     await acquireRunnerLock(client, options.lockWaitMs ?? 10 * 60_000, options.log ?? (() => undefined));

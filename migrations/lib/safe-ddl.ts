@@ -100,10 +100,12 @@ async function indexState(knex: Knex, name: string): Promise<'missing' | 'valid'
  */
 export async function createIndexConcurrently(knex: Knex, name: string, definition: string, options: DdlOptions = {}) {
   const settings = { ...DEFAULTS, ...options };
-  const state = await indexState(knex, name);
-  if (state === 'valid') return;
   await withLockRetry(settings, `index ${name}`, () =>
     onOneConnection(knex, async (run) => {
+      // Read on every attempt: a build cut off by the lock timeout leaves an invalid index behind,
+      // which `IF NOT EXISTS` would otherwise take for done.
+      const state = await indexState(knex, name);
+      if (state === 'valid') return;
       await run(`SET lock_timeout = '${settings.lockTimeout}'`);
       await run(`SET statement_timeout = '${settings.statementTimeout}'`);
       try {
