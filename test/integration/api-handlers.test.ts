@@ -5,12 +5,15 @@
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataApiDatabase } from '../../functions/database/data-api-adapter';
 import { useDatabase } from '../../functions/database/from-config';
+import type { Database } from '../../functions/database/port';
 import type { ApiEvent } from '../../functions/http/handler-kit';
 import type { RouteId } from '../../functions/http/routes';
 import { resetConfig } from '../../functions/shared/config';
 import { apiEvent, claimsFor, parse, type EventOptions } from '../helpers/api-events';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
 import * as m from '../helpers/marketplace';
 import { contentFingerprint } from '../helpers/snapshot';
 
@@ -66,17 +69,7 @@ async function buildWorld() {
   return { companyA, companyB, ownerA, adminA, memberA, removedA, adminB, buyer, listingA, conversationA, emails };
 }
 
-beforeAll(async () => {
-  t = await createMigratedDatabase();
-  process.env.DATABASE_URL = t.url;
-  resetConfig();
-  useDatabase(t.db);
-  for (const [id, file] of Object.entries(HANDLER_FILES)) {
-    handlers[id as RouteId] = ((await import(`../../functions/handlers/${file}`)) as { handler: Handler }).handler;
-  }
-  world = await buildWorld();
-});
-afterAll(async () => t?.drop());
+
 
 type Caller = keyof Awaited<ReturnType<typeof buildWorld>>['emails'];
 const CALLERS: Caller[] = ['buyer', 'otherBuyer', 'ownerA', 'adminA', 'memberA', 'removedA', 'adminB', 'stranger'];
@@ -117,100 +110,130 @@ async function requestFor(routeId: Exclude<RouteId, 'health'>): Promise<EventOpt
   }
 }
 
-describe('authorization matrix', () => {
-  for (const routeId of Object.keys(MATRIX) as (keyof typeof MATRIX)[]) {
-    for (const caller of CALLERS) {
-      const expected = MATRIX[routeId][caller];
-      it(`${routeId} as ${caller} → ${expected}`, async () => {
-        const request = await requestFor(routeId);
-        const response = await call(routeId, { ...request, claims: claimsFor(world.emails[caller]) });
-        expect(response.status, JSON.stringify(response.body)).toBe(expected);
-        if (expected >= 400) expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+/**
+ * Everything below runs twice: with the handlers on node-postgres (local, tests)
+ * and on the RDS Data API adapter (AWS), driven through the real SDK client
+ * against the local Data API endpoint. Results must be identical.
+ */
+for (const adapter of ['pg', 'data-api'] as const) {
+  describe(`through ${adapter}`, () => {
+    let endpoint: DataApiEndpoint | undefined;
+    beforeAll(async () => {
+      t = await createMigratedDatabase();
+      process.env.DATABASE_URL = t.url;
+      resetConfig();
+      let db: Database = t.db;
+      if (adapter === 'data-api') {
+        endpoint = await startDataApiEndpoint({ connectionString: t.url });
+        db = new DataApiDatabase({ resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: t.name, client: endpoint.client() });
+      }
+      useDatabase(db);
+      for (const [id, file] of Object.entries(HANDLER_FILES)) {
+        handlers[id as RouteId] = ((await import(`../../functions/handlers/${file}`)) as { handler: Handler }).handler;
+      }
+      world = await buildWorld();
+    });
+    afterAll(async () => {
+      await endpoint?.close();
+      await t?.drop();
+    });
+
+  describe('authorization matrix', () => {
+    for (const routeId of Object.keys(MATRIX) as (keyof typeof MATRIX)[]) {
+      for (const caller of CALLERS) {
+        const expected = MATRIX[routeId][caller];
+        it(`${routeId} as ${caller} → ${expected}`, async () => {
+          const request = await requestFor(routeId);
+          const response = await call(routeId, { ...request, claims: claimsFor(world.emails[caller]) });
+          expect(response.status, JSON.stringify(response.body)).toBe(expected);
+          if (expected >= 400) expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+        });
+      }
+      it(`${routeId} without a token → 401`, async () => {
+        const response = await call(routeId, await requestFor(routeId));
+        expect(response.status).toBe(401);
       });
     }
-    it(`${routeId} without a token → 401`, async () => {
-      const response = await call(routeId, await requestFor(routeId));
-      expect(response.status).toBe(401);
+
+    it("an admin's stats are their own company's, never another's", async () => {
+      const response = await call('getCompanyStats', { claims: claimsFor(world.emails.adminB) });
+      expect(response.body.companyId).toBe(world.companyB);
     });
-  }
 
-  it("an admin's stats are their own company's, never another's", async () => {
-    const response = await call('getCompanyStats', { claims: claimsFor(world.emails.adminB) });
-    expect(response.body.companyId).toBe(world.companyB);
+    it("a removed member's still-valid token is refused at once", async () => {
+      const sellerId = await m.seller(t.db, world.companyA, 'admin');
+      const email = await emailOf('sellers', sellerId);
+      expect((await call('getCompanyStats', { claims: claimsFor(email) })).status).toBe(200);
+      await call('removeMember', { pathParameters: { sellerId }, body: { reason: 'fired' }, claims: claimsFor(world.emails.ownerA) });
+      expect((await call('getCompanyStats', { claims: claimsFor(email) })).status).toBe(403);
+    });
+
+    it('health needs no token', async () => {
+      expect(await call('health')).toMatchObject({ status: 200, body: { status: 'ok', migrations: { pending: [] } } });
+    });
   });
 
-  it("a removed member's still-valid token is refused at once", async () => {
-    const sellerId = await m.seller(t.db, world.companyA, 'admin');
-    const email = await emailOf('sellers', sellerId);
-    expect((await call('getCompanyStats', { claims: claimsFor(email) })).status).toBe(200);
-    await call('removeMember', { pathParameters: { sellerId }, body: { reason: 'fired' }, claims: claimsFor(world.emails.ownerA) });
-    expect((await call('getCompanyStats', { claims: claimsFor(email) })).status).toBe(403);
-  });
+  describe('malformed requests: 4xx, a JSON error, and nothing written', () => {
+    const admin = () => claimsFor(world.emails.adminA);
+    const buyer = () => claimsFor(world.emails.buyer);
+    const cases: [string, RouteId, () => EventOptions, number][] = [
+      ['recipient: listing id not a uuid', 'getListingRecipient', () => ({ pathParameters: { listingId: 'abc' }, claims: buyer() }), 400],
+      ['recipient: SQL injection in the id', 'getListingRecipient', () => ({ pathParameters: { listingId: "1' OR '1'='1" }, claims: buyer() }), 400],
+      ['recipient: unknown listing', 'getListingRecipient', () => ({ pathParameters: { listingId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, claims: buyer() }), 404],
+      ['recipient: missing path parameter', 'getListingRecipient', () => ({ claims: buyer() }), 400],
+      ['recipient: extra path parameter', 'getListingRecipient', () => ({ pathParameters: { listingId: world.listingA, extra: 'x' }, claims: buyer() }), 400],
+      ['history: id with unicode', 'getConversationOwnershipHistory', () => ({ pathParameters: { conversationId: 'ü∂ƒ©' }, claims: buyer() }), 400],
+      ['history: unknown conversation', 'getConversationOwnershipHistory', () => ({ pathParameters: { conversationId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, claims: buyer() }), 404],
+      ['message: no body', 'sendMessage', () => ({ claims: buyer() }), 400],
+      ['message: body not JSON', 'sendMessage', () => ({ rawBody: '{listingId:', claims: buyer() }), 400],
+      ['message: body is a JSON string', 'sendMessage', () => ({ rawBody: '"hello"', claims: buyer() }), 400],
+      ['message: body is an array', 'sendMessage', () => ({ body: [1, 2], claims: buyer() }), 400],
+      ['message: body is null', 'sendMessage', () => ({ rawBody: 'null', claims: buyer() }), 400],
+      ['message: listingId missing', 'sendMessage', () => ({ body: { body: 'hi' }, claims: buyer() }), 400],
+      ['message: listingId a number', 'sendMessage', () => ({ body: { listingId: 42, body: 'hi' }, claims: buyer() }), 400],
+      ['message: text empty', 'sendMessage', () => ({ body: { listingId: world.listingA, body: '' }, claims: buyer() }), 400],
+      ['message: text only spaces', 'sendMessage', () => ({ body: { listingId: world.listingA, body: '   ' }, claims: buyer() }), 400],
+      ['message: text too long', 'sendMessage', () => ({ body: { listingId: world.listingA, body: 'x'.repeat(5001) }, claims: buyer() }), 400],
+      ['message: text an object', 'sendMessage', () => ({ body: { listingId: world.listingA, body: { $ne: 1 } }, claims: buyer() }), 400],
+      ['message: unknown field', 'sendMessage', () => ({ body: { listingId: world.listingA, body: 'hi', admin: true }, claims: buyer() }), 400],
+      ['message: body over the size limit', 'sendMessage', () => ({ rawBody: JSON.stringify({ listingId: world.listingA, body: 'y'.repeat(20_000) }), claims: buyer() }), 413],
+      ['message: deeply nested body', 'sendMessage', () => ({ rawBody: '['.repeat(5000) + ']'.repeat(5000), claims: buyer() }), 400],
+      ['message: unknown listing', 'sendMessage', () => ({ body: { listingId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b', body: 'hi' }, claims: buyer() }), 404],
+      ['remove: seller id not a uuid', 'removeMember', () => ({ pathParameters: { sellerId: 'DROP TABLE sellers' }, body: { reason: 'x' }, claims: admin() }), 400],
+      ['remove: reason missing', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: {}, claims: admin() }), 400],
+      ['remove: reason a number', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { reason: 7 }, claims: admin() }), 400],
+      ['remove: reason too long', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { reason: 'r'.repeat(501) }, claims: admin() }), 400],
+      ['remove: unknown member', 'removeMember', () => ({ pathParameters: { sellerId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, body: { reason: 'x' }, claims: admin() }), 404],
+      ['remove: already removed', 'removeMember', () => ({ pathParameters: { sellerId: world.removedA }, body: { reason: 'x' }, claims: admin() }), 409],
+      ['reactivate: restoreListings a string', 'reactivateMember', () => ({ pathParameters: { sellerId: world.removedA }, body: { restoreListings: 'yes' }, claims: admin() }), 400],
+      ['reactivate: already active', 'reactivateMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { restoreListings: false }, claims: admin() }), 409],
+      ['handlers: empty list', 'updateMessageHandlers', () => ({ body: { handlers: [] }, claims: admin() }), 400],
+      ['handlers: priority 0', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.memberA, priority: 0 }] }, claims: admin() }), 400],
+      ['handlers: priority a float', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.memberA, priority: 1.5 }] }, claims: admin() }), 400],
+      ['handlers: a removed member', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.removedA, priority: 1 }] }, claims: admin() }), 409],
+      ['handlers: second change invalid, first not applied', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.adminA, priority: 1 }, { sellerId: world.adminB, priority: 2 }] }, claims: admin() }), 409],
+      ['handlers: deactivate one that is not a handler', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.buyer, active: false }] }, claims: admin() }), 404],
+    ];
 
-  it('health needs no token', async () => {
-    expect(await call('health')).toMatchObject({ status: 200, body: { status: 'ok', migrations: { pending: [] } } });
-  });
-});
+    for (const [name, routeId, build, expected] of cases) {
+      it(`${name} → ${expected}`, async () => {
+        const before = await contentFingerprint(t.db);
+        const response = await call(routeId, build());
+        expect(response.status, JSON.stringify(response.body)).toBe(expected);
+        expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+        expect(JSON.stringify(response.body)).not.toMatch(/SELECT|INSERT|UPDATE |at .*\.ts|node_modules/);
+        expect(await contentFingerprint(t.db)).toEqual(before);
+      });
+    }
 
-describe('malformed requests: 4xx, a JSON error, and nothing written', () => {
-  const admin = () => claimsFor(world.emails.adminA);
-  const buyer = () => claimsFor(world.emails.buyer);
-  const cases: [string, RouteId, () => EventOptions, number][] = [
-    ['recipient: listing id not a uuid', 'getListingRecipient', () => ({ pathParameters: { listingId: 'abc' }, claims: buyer() }), 400],
-    ['recipient: SQL injection in the id', 'getListingRecipient', () => ({ pathParameters: { listingId: "1' OR '1'='1" }, claims: buyer() }), 400],
-    ['recipient: unknown listing', 'getListingRecipient', () => ({ pathParameters: { listingId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, claims: buyer() }), 404],
-    ['recipient: missing path parameter', 'getListingRecipient', () => ({ claims: buyer() }), 400],
-    ['recipient: extra path parameter', 'getListingRecipient', () => ({ pathParameters: { listingId: world.listingA, extra: 'x' }, claims: buyer() }), 400],
-    ['history: id with unicode', 'getConversationOwnershipHistory', () => ({ pathParameters: { conversationId: 'ü∂ƒ©' }, claims: buyer() }), 400],
-    ['history: unknown conversation', 'getConversationOwnershipHistory', () => ({ pathParameters: { conversationId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, claims: buyer() }), 404],
-    ['message: no body', 'sendMessage', () => ({ claims: buyer() }), 400],
-    ['message: body not JSON', 'sendMessage', () => ({ rawBody: '{listingId:', claims: buyer() }), 400],
-    ['message: body is a JSON string', 'sendMessage', () => ({ rawBody: '"hello"', claims: buyer() }), 400],
-    ['message: body is an array', 'sendMessage', () => ({ body: [1, 2], claims: buyer() }), 400],
-    ['message: body is null', 'sendMessage', () => ({ rawBody: 'null', claims: buyer() }), 400],
-    ['message: listingId missing', 'sendMessage', () => ({ body: { body: 'hi' }, claims: buyer() }), 400],
-    ['message: listingId a number', 'sendMessage', () => ({ body: { listingId: 42, body: 'hi' }, claims: buyer() }), 400],
-    ['message: text empty', 'sendMessage', () => ({ body: { listingId: world.listingA, body: '' }, claims: buyer() }), 400],
-    ['message: text only spaces', 'sendMessage', () => ({ body: { listingId: world.listingA, body: '   ' }, claims: buyer() }), 400],
-    ['message: text too long', 'sendMessage', () => ({ body: { listingId: world.listingA, body: 'x'.repeat(5001) }, claims: buyer() }), 400],
-    ['message: text an object', 'sendMessage', () => ({ body: { listingId: world.listingA, body: { $ne: 1 } }, claims: buyer() }), 400],
-    ['message: unknown field', 'sendMessage', () => ({ body: { listingId: world.listingA, body: 'hi', admin: true }, claims: buyer() }), 400],
-    ['message: body over the size limit', 'sendMessage', () => ({ rawBody: JSON.stringify({ listingId: world.listingA, body: 'y'.repeat(20_000) }), claims: buyer() }), 413],
-    ['message: deeply nested body', 'sendMessage', () => ({ rawBody: '['.repeat(5000) + ']'.repeat(5000), claims: buyer() }), 400],
-    ['message: unknown listing', 'sendMessage', () => ({ body: { listingId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b', body: 'hi' }, claims: buyer() }), 404],
-    ['remove: seller id not a uuid', 'removeMember', () => ({ pathParameters: { sellerId: 'DROP TABLE sellers' }, body: { reason: 'x' }, claims: admin() }), 400],
-    ['remove: reason missing', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: {}, claims: admin() }), 400],
-    ['remove: reason a number', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { reason: 7 }, claims: admin() }), 400],
-    ['remove: reason too long', 'removeMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { reason: 'r'.repeat(501) }, claims: admin() }), 400],
-    ['remove: unknown member', 'removeMember', () => ({ pathParameters: { sellerId: '9b2f6a0e-1c1d-4f7e-9a0b-0c1d2e3f4a5b' }, body: { reason: 'x' }, claims: admin() }), 404],
-    ['remove: already removed', 'removeMember', () => ({ pathParameters: { sellerId: world.removedA }, body: { reason: 'x' }, claims: admin() }), 409],
-    ['reactivate: restoreListings a string', 'reactivateMember', () => ({ pathParameters: { sellerId: world.removedA }, body: { restoreListings: 'yes' }, claims: admin() }), 400],
-    ['reactivate: already active', 'reactivateMember', () => ({ pathParameters: { sellerId: world.memberA }, body: { restoreListings: false }, claims: admin() }), 409],
-    ['handlers: empty list', 'updateMessageHandlers', () => ({ body: { handlers: [] }, claims: admin() }), 400],
-    ['handlers: priority 0', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.memberA, priority: 0 }] }, claims: admin() }), 400],
-    ['handlers: priority a float', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.memberA, priority: 1.5 }] }, claims: admin() }), 400],
-    ['handlers: a removed member', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.removedA, priority: 1 }] }, claims: admin() }), 409],
-    ['handlers: second change invalid, first not applied', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.adminA, priority: 1 }, { sellerId: world.adminB, priority: 2 }] }, claims: admin() }), 409],
-    ['handlers: deactivate one that is not a handler', 'updateMessageHandlers', () => ({ body: { handlers: [{ sellerId: world.buyer, active: false }] }, claims: admin() }), 404],
-  ];
-
-  for (const [name, routeId, build, expected] of cases) {
-    it(`${name} → ${expected}`, async () => {
+    it('removing the last active owner/admin → 409 last_admin, nothing written', async () => {
+      const company = await m.company(t.db);
+      const owner = await m.seller(t.db, company, 'owner');
       const before = await contentFingerprint(t.db);
-      const response = await call(routeId, build());
-      expect(response.status, JSON.stringify(response.body)).toBe(expected);
-      expect(response.body.error).toEqual({ code: expect.any(String), message: expect.any(String) });
-      expect(JSON.stringify(response.body)).not.toMatch(/SELECT|INSERT|UPDATE |at .*\.ts|node_modules/);
+      const response = await call('removeMember', { pathParameters: { sellerId: owner }, body: { reason: 'x' }, claims: claimsFor(await emailOf('sellers', owner)) });
+      expect(response).toMatchObject({ status: 409, body: { error: { code: 'last_admin' } } });
       expect(await contentFingerprint(t.db)).toEqual(before);
     });
-  }
-
-  it('removing the last active owner/admin → 409 last_admin, nothing written', async () => {
-    const company = await m.company(t.db);
-    const owner = await m.seller(t.db, company, 'owner');
-    const before = await contentFingerprint(t.db);
-    const response = await call('removeMember', { pathParameters: { sellerId: owner }, body: { reason: 'x' }, claims: claimsFor(await emailOf('sellers', owner)) });
-    expect(response).toMatchObject({ status: 409, body: { error: { code: 'last_admin' } } });
-    expect(await contentFingerprint(t.db)).toEqual(before);
   });
-});
+  });
+}
