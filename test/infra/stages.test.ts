@@ -1,0 +1,92 @@
+/**
+ * A production stage (stage 'prod', an external identity provider, an alarm
+ * e-mail), synthesized once: what changes outside dev, and cdk-nag still
+ * clean. Also: the context is validated before anything is built.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createEmsApp } from '../../infra/ems-app';
+import { MIGRATION_RESOURCE_TYPE } from '../../infra/constructs/schema-migrations';
+import { acknowledgements, nagFindings, onlyResource, resourcesOfType, synthesize, type SynthesizedApp } from './synth';
+
+const ISSUER = 'https://login.example.com/realms/marketplace';
+let app: SynthesizedApp;
+
+beforeAll(() => {
+  app = synthesize({
+    stage: 'prod',
+    jwtIssuer: ISSUER,
+    jwtAudience: 'ems-api,ems-mobile',
+    alarmEmail: 'ops@example.com',
+    verificationSchedule: 'cron(0/15 * * * ? *)',
+    maxCapacity: '16',
+  });
+});
+
+describe('a production stage', () => {
+  it('protects the cluster from deletion, still snapshots it, and keeps 30 days of backups', () => {
+    const [, cluster] = onlyResource(app.statefulTemplate, 'AWS::RDS::DBCluster');
+    expect(cluster.DeletionPolicy).toBe('Snapshot');
+    expect(cluster.Properties).toMatchObject({
+      DeletionProtection: true,
+      BackupRetentionPeriod: 30,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 16 },
+    });
+    expect(app.stateful.terminationProtection).toBe(true);
+    expect(app.stateful.stackName).toBe('EnhancedMessaging-prod-Data');
+  });
+
+  it('adds a reader that scales with the writer (Multi-AZ failover)', () => {
+    const instances = resourcesOfType(app.statefulTemplate, 'AWS::RDS::DBInstance').map(([, i]) => i.Properties);
+    expect(instances).toHaveLength(2);
+    expect(instances.map((i) => i!.PromotionTier).sort()).toEqual([0, 1]);
+  });
+
+  it('does not create base tables on a production database', () => {
+    const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
+    expect(resource.Properties).toMatchObject({ CreateBaseSchema: 'false' });
+  });
+
+  it('uses the external identity provider and creates no user pool', () => {
+    app.apiTemplate.resourceCountIs('AWS::Cognito::UserPool', 0);
+    app.apiTemplate.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: ISSUER, Audience: ['ems-api', 'ems-mobile'] },
+    });
+  });
+
+  it('runs the verification on the configured schedule and e-mails the alarms, dead-lettering undeliverable ones', () => {
+    app.apiTemplate.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0/15 * * * ? *)' });
+    const queueId = app.api.getLogicalId(app.api.verification.deadLetters.node.defaultChild as never);
+    app.apiTemplate.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+    });
+  });
+
+  it('passes cdk-nag with no acknowledgement of deletion protection or the user pool tier', () => {
+    for (const { pack, report } of nagFindings(app)) {
+      expect(report.violations.map((v) => `${pack} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    }
+    const ids = acknowledgements(app.app).map((a) => a.id);
+    expect(ids).not.toContain('AwsSolutions-RDS10');
+    expect(ids).not.toContain('AwsSolutions-COG8');
+  });
+});
+
+describe('context validation', () => {
+  it.each([
+    [{ stage: 'Prod' }, 'stage'],
+    [{ minCapacity: '0.3' }, 'minCapacity: must be a multiple of 0.5 ACU'],
+    [{ minCapacity: 8, maxCapacity: 4 }, 'maxCapacity must be at least minCapacity'],
+    [{ maxCapacity: 'lots' }, 'maxCapacity'],
+    [{ verificationSchedule: 'every hour' }, 'verificationSchedule'],
+    [{ alarmEmail: 'ops' }, 'alarmEmail'],
+    [{ jwtIssuer: ISSUER }, 'set both jwtIssuer and jwtAudience'],
+    [{ jwtIssuer: 'http://insecure.example.com', jwtAudience: 'a' }, 'jwtIssuer'],
+    [{ createBaseSchema: 'yes' }, 'createBaseSchema'],
+  ])('refuses %j before building anything', (context, message) => {
+    expect(() => createEmsApp(context)).toThrow(/Invalid CDK context/);
+    expect(() => createEmsApp(context)).toThrow(message);
+  });
+});
