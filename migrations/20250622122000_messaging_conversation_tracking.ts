@@ -303,10 +303,70 @@ const TRIGGERS = [
      RETURN NULL;
    END
    $$`,
+  // Only a handler that stops handling releases what it holds (a new priority changes future routing only).
   `CREATE OR REPLACE TRIGGER company_message_handlers_release
-     AFTER UPDATE OF is_active OR DELETE ON company_message_handlers
+     AFTER UPDATE OF is_active ON company_message_handlers
+     FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
+     EXECUTE FUNCTION company_message_handlers_release()`,
+  `CREATE OR REPLACE TRIGGER company_message_handlers_release_on_delete
+     AFTER DELETE ON company_message_handlers
      FOR EACH ROW WHEN (OLD.is_active)
      EXECUTE FUNCTION company_message_handlers_release()`,
+
+  // Any other write that would leave an active listing with an owner who cannot receive messages
+  // (a new listing of a removed seller, a draft of a removed seller put live, a parked listing put
+  // live, a hand-over to a removed seller) gets the company fallback instead; with nobody to take
+  // it, the write is refused. Named to fire after listed_cars_track_ownership (alphabetical order).
+  `CREATE OR REPLACE FUNCTION listed_cars_validate_owner() RETURNS trigger
+     LANGUAGE plpgsql AS
+   $$
+   DECLARE
+     fallback_id uuid;
+     fallback_type text;
+   BEGIN
+     IF NEW.current_owner_id IS NOT NULL AND EXISTS (
+       SELECT 1 FROM sellers WHERE id = NEW.current_owner_id AND member_status = 'active'
+     ) THEN
+       RETURN NEW;
+     END IF;
+     SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
+       FROM ems_fallback_recipient(coalesce(NEW.company_id, (SELECT company_id FROM sellers WHERE id = NEW.seller_id))) f;
+     IF fallback_id IS NULL THEN
+       RAISE EXCEPTION 'listing % cannot be active: nobody in its company can receive its messages', NEW.id
+         USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
+     END IF;
+     PERFORM 1 FROM sellers WHERE id = fallback_id FOR SHARE;
+     NEW.current_owner_id := fallback_id;
+     NEW.current_owner_type := fallback_type;
+     RETURN NEW;
+   END
+   $$`,
+  `CREATE OR REPLACE TRIGGER listed_cars_validate_owner
+     BEFORE INSERT OR UPDATE OF status, current_owner_id, seller_id ON listed_cars
+     FOR EACH ROW WHEN (NEW.status = 'active')
+     EXECUTE FUNCTION listed_cars_validate_owner()`,
+
+  // Reopening a conversation (or handing it to someone) never leaves it with an inactive owner.
+  `CREATE OR REPLACE FUNCTION conversations_validate_owner() RETURNS trigger
+     LANGUAGE plpgsql AS
+   $$
+   BEGIN
+     IF NEW.seller_id IS NULL OR EXISTS (SELECT 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active') THEN
+       RETURN NEW;
+     END IF;
+     NEW.seller_id := (SELECT r.recipient_id FROM get_listing_message_recipient(NEW.listing_id) r);
+     IF NEW.seller_id IS NOT NULL THEN
+       PERFORM 1 FROM sellers WHERE id = NEW.seller_id FOR SHARE;
+     END IF;
+     INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
+     VALUES (NEW.id, NEW.listing_id, OLD.seller_id, NEW.seller_id, 'owner_inactive', ems_current_actor());
+     RETURN NEW;
+   END
+   $$`,
+  `CREATE OR REPLACE TRIGGER conversations_validate_owner
+     BEFORE UPDATE OF status, seller_id ON conversations
+     FOR EACH ROW WHEN (NEW.status = 'open')
+     EXECUTE FUNCTION conversations_validate_owner()`,
 
   // A conversation opened by any code path goes to an active recipient, and starts its history.
   `CREATE OR REPLACE FUNCTION conversations_route_new() RETURNS trigger
@@ -351,31 +411,42 @@ const TRIGGERS = [
      target uuid;
    BEGIN
      FOR attempt IN 1..10 LOOP
-       SELECT c.seller_id, c.listing_id INTO seen FROM conversations c WHERE c.id = NEW.conversation_id;
-       IF NOT FOUND THEN
-         RAISE EXCEPTION 'conversation % does not exist', NEW.conversation_id USING ERRCODE = 'P0002', DETAIL = 'ems:not_found';
-       END IF;
-       target := seen.seller_id;
-       IF target IS NULL OR NOT EXISTS (SELECT 1 FROM sellers WHERE id = target AND member_status = 'active') THEN
-         target := (SELECT r.recipient_id FROM get_listing_message_recipient(seen.listing_id) r);
-       END IF;
-       IF target IS NULL THEN
-         RAISE EXCEPTION 'nobody can receive messages about listing % right now', seen.listing_id
-           USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
-       END IF;
-       PERFORM 1 FROM sellers WHERE id = target AND member_status = 'active' FOR SHARE;
-       CONTINUE WHEN NOT FOUND;
-       SELECT c.seller_id INTO now_owner FROM conversations c WHERE c.id = NEW.conversation_id FOR UPDATE;
-       -- Someone moved the conversation between our read and our lock: route again.
-       CONTINUE WHEN now_owner IS DISTINCT FROM seen.seller_id;
-       IF now_owner IS DISTINCT FROM target THEN
-         UPDATE conversations SET seller_id = target WHERE id = NEW.conversation_id;
-         INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
-         VALUES (NEW.conversation_id, seen.listing_id, now_owner, target, 'owner_inactive', ems_current_actor());
-       END IF;
-       UPDATE conversations SET status = 'open', last_message_at = NEW.created_at WHERE id = NEW.conversation_id;
-       NEW.recipient_id := target;
-       RETURN NEW;
+       -- Each attempt runs in a subtransaction: when it has to start over, rolling it back releases
+       -- the locks it took (a recipient, the conversation), so a retry never holds a conversation
+       -- while waiting for a seller (the lock order is seller, then conversation).
+       BEGIN
+         SELECT c.seller_id, c.listing_id INTO seen FROM conversations c WHERE c.id = NEW.conversation_id;
+         IF NOT FOUND THEN
+           RAISE EXCEPTION 'conversation % does not exist', NEW.conversation_id USING ERRCODE = 'P0002', DETAIL = 'ems:not_found';
+         END IF;
+         target := seen.seller_id;
+         IF target IS NULL OR NOT EXISTS (SELECT 1 FROM sellers WHERE id = target AND member_status = 'active') THEN
+           target := (SELECT r.recipient_id FROM get_listing_message_recipient(seen.listing_id) r);
+         END IF;
+         IF target IS NULL THEN
+           RAISE EXCEPTION 'nobody can receive messages about listing % right now', seen.listing_id
+             USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
+         END IF;
+         PERFORM 1 FROM sellers WHERE id = target AND member_status = 'active' FOR SHARE;
+         IF NOT FOUND THEN
+           RAISE EXCEPTION 'recipient changed' USING ERRCODE = 'EMS01';
+         END IF;
+         SELECT c.seller_id INTO now_owner FROM conversations c WHERE c.id = NEW.conversation_id FOR UPDATE;
+         IF now_owner IS DISTINCT FROM seen.seller_id THEN
+           -- Someone moved the conversation between our read and our lock: route again.
+           RAISE EXCEPTION 'conversation moved' USING ERRCODE = 'EMS01';
+         END IF;
+         IF now_owner IS DISTINCT FROM target THEN
+           UPDATE conversations SET seller_id = target WHERE id = NEW.conversation_id;
+           INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
+           VALUES (NEW.conversation_id, seen.listing_id, now_owner, target, 'owner_inactive', ems_current_actor());
+         END IF;
+         UPDATE conversations SET status = 'open', last_message_at = NEW.created_at WHERE id = NEW.conversation_id;
+         NEW.recipient_id := target;
+         RETURN NEW;
+       EXCEPTION WHEN SQLSTATE 'EMS01' THEN
+         NULL; -- start over
+       END;
      END LOOP;
      RAISE EXCEPTION 'could not route the message for conversation %: ownership kept changing', NEW.conversation_id
        USING ERRCODE = '40001';
@@ -426,10 +497,15 @@ export async function down(knex: Knex): Promise<void> {
     `DROP VIEW IF EXISTS active_company_message_handlers`,
     `DROP TRIGGER IF EXISTS messages_route_buyer_message ON messages`,
     `DROP FUNCTION IF EXISTS messages_route_buyer_message()`,
+    `DROP TRIGGER IF EXISTS conversations_validate_owner ON conversations`,
+    `DROP FUNCTION IF EXISTS conversations_validate_owner()`,
+    `DROP TRIGGER IF EXISTS listed_cars_validate_owner ON listed_cars`,
+    `DROP FUNCTION IF EXISTS listed_cars_validate_owner()`,
     `DROP TRIGGER IF EXISTS conversations_log_start ON conversations`,
     `DROP FUNCTION IF EXISTS conversations_log_start()`,
     `DROP TRIGGER IF EXISTS conversations_route_new ON conversations`,
     `DROP FUNCTION IF EXISTS conversations_route_new()`,
+    `DROP TRIGGER IF EXISTS company_message_handlers_release_on_delete ON company_message_handlers`,
     `DROP TRIGGER IF EXISTS company_message_handlers_release ON company_message_handlers`,
     `DROP FUNCTION IF EXISTS company_message_handlers_release()`,
     `DROP TRIGGER IF EXISTS company_message_handlers_validate ON company_message_handlers`,

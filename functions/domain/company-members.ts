@@ -43,7 +43,11 @@ interface MemberRow {
 async function lockMember(tx: Database, companyId: string, sellerId: string): Promise<MemberRow> {
   const company = await tx.query('SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE', [companyId]);
   if (company.length === 0) throw new NotFoundError('company', companyId);
-  const [member] = await tx.query<MemberRow>('SELECT id, member_status FROM sellers WHERE id = $1 AND company_id = $2', [sellerId, companyId]);
+  // Locked, so the status we check is the one we change (plain SQL may change it concurrently).
+  const [member] = await tx.query<MemberRow>(
+    'SELECT id, member_status FROM sellers WHERE id = $1 AND company_id = $2 FOR NO KEY UPDATE',
+    [sellerId, companyId],
+  );
   if (!member) throw new NotFoundError('member', sellerId);
   return member;
 }

@@ -16,10 +16,10 @@ export const EXPECTED_VIEWS = ['listing_message_routing', 'active_company_messag
 
 export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
   sellers: ['sellers_member_status_guard', 'sellers_member_status_audit', 'sellers_member_status_reassign'],
-  listed_cars: ['listed_cars_track_ownership'],
-  conversations: ['conversations_route_new', 'conversations_log_start'],
+  listed_cars: ['listed_cars_track_ownership', 'listed_cars_validate_owner'],
+  conversations: ['conversations_route_new', 'conversations_log_start', 'conversations_validate_owner'],
   messages: ['messages_route_buyer_message'],
-  company_message_handlers: ['company_message_handlers_validate', 'company_message_handlers_release'],
+  company_message_handlers: ['company_message_handlers_validate', 'company_message_handlers_release', 'company_message_handlers_release_on_delete'],
 };
 
 /** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */

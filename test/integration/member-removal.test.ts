@@ -263,3 +263,56 @@ describe('a company where nobody can take over', () => {
     expect(await conversationOwner(conversationId)).toBe(member);
   });
 });
+
+describe('plain SQL that does not touch member_status keeps the invariant too', () => {
+  async function removedMemberOfDealership() {
+    const p = await dealership({ handler: true });
+    await viaPlainSql(t.db, p.companyId, p.member);
+    return p;
+  }
+
+  it('a new active listing of a removed seller goes to the fallback', async () => {
+    const p = await removedMemberOfDealership();
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler, current_owner_type: 'company_handler', status: 'active' });
+  });
+
+  it("a removed seller's draft put live goes to the fallback", async () => {
+    const p = await dealership({ handler: true });
+    const draft = await m.listing(t.db, p.member, p.companyId, 'draft');
+    await viaPlainSql(t.db, p.companyId, p.member);
+    await t.db.query(`UPDATE listed_cars SET status = 'active' WHERE id = $1`, [draft]);
+    expect(await ownerOf(draft)).toMatchObject({ current_owner_id: p.handler, status: 'active' });
+  });
+
+  it('a parked listing put live without anyone to take it is refused; with someone, it goes to them', async () => {
+    const companyId = await m.company(t.db);
+    const member = await m.seller(t.db, companyId, 'member');
+    const listingId = await m.listing(t.db, member, companyId);
+    await viaPlainSql(t.db, companyId, member);
+    expect(await ownerOf(listingId)).toMatchObject({ status: 'pending_reassignment' });
+    await expect(t.db.query(`UPDATE listed_cars SET status = 'active' WHERE id = $1`, [listingId])).rejects.toThrow(/nobody in its company/);
+    const admin = await m.seller(t.db, companyId, 'admin');
+    await t.db.query(`UPDATE listed_cars SET status = 'active' WHERE id = $1`, [listingId]);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: admin, current_owner_type: 'company_admin', status: 'active' });
+  });
+
+  it('reopening a closed conversation of a removed seller moves it to the current recipient, logged', async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    const conversationId = await m.conversation(t.db, listingId, await m.buyer(t.db));
+    await t.db.query(`UPDATE conversations SET status = 'closed' WHERE id = $1`, [conversationId]);
+    await viaPlainSql(t.db, p.companyId, p.member);
+    await t.db.query(`UPDATE conversations SET status = 'open' WHERE id = $1`, [conversationId]);
+    expect(await conversationOwner(conversationId)).toBe(p.handler);
+    expect((await getOwnershipHistory(t.db, conversationId)).at(-1)).toMatchObject({ previousOwnerId: p.member, newOwnerId: p.handler, reason: 'owner_inactive' });
+  });
+
+  it('handing a listing to a removed seller by plain SQL gives it to the fallback instead', async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.admin!, p.companyId);
+    await viaPlainSql(t.db, p.companyId, p.member);
+    await t.db.query(`UPDATE listed_cars SET seller_id = $2 WHERE id = $1`, [listingId, p.member]);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler });
+  });
+});

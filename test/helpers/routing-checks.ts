@@ -1,0 +1,291 @@
+/**
+ * Checks and tools shared by the routing property and race tests:
+ *  - company-scoped readers of the routing invariant, the conversation ownership
+ *    chains and the member audit chains;
+ *  - a Database wrapper that records, per committed transaction, its xid and a
+ *    snapshot taken as its last statement before COMMIT (commit-order proofs);
+ *  - a gate that holds several transactions at their first statement and
+ *    releases them together (real overlap in race tests).
+ */
+import { randomInt } from 'node:crypto';
+import pg from 'pg';
+import type { Database, Row } from '../../functions/database/port';
+import { DomainError } from '../../functions/domain/errors';
+
+/* ------------------------------------------------------------------ */
+/* Refusals                                                            */
+/* ------------------------------------------------------------------ */
+
+/** The refusal code of an expected refusal, or undefined when `error` is anything else. */
+export function refusalCode(error: unknown): string | undefined {
+  if (error instanceof DomainError) return error.code;
+  const e = error as { detail?: unknown; message?: unknown };
+  // The plain-SQL path: the guard trigger's exception, untranslated.
+  if (e?.detail === 'ems:last_admin' && typeof e.message === 'string' && /last active owner or admin/.test(e.message)) return 'last_admin';
+  return undefined;
+}
+
+/* ------------------------------------------------------------------ */
+/* Company-scoped invariant and chain checks                           */
+/* ------------------------------------------------------------------ */
+
+/** The §3 invariant restricted to one company (same rules as INVARIANT_VIOLATIONS_SQL, no LIMIT). */
+export async function invariantViolationsIn(db: Database, companyId: string): Promise<Row[]> {
+  return db.query(
+    `SELECT 'listing' AS kind, l.id, l.current_owner_id AS owner_id, s.member_status AS owner_status
+       FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
+      WHERE l.company_id = $1 AND l.status = 'active' AND (s.id IS NULL OR s.member_status <> 'active')
+     UNION ALL
+     SELECT 'conversation', c.id, c.seller_id, s.member_status
+       FROM conversations c JOIN listed_cars l ON l.id = c.listing_id JOIN sellers s ON s.id = c.seller_id
+      WHERE l.company_id = $1 AND c.status = 'open' AND s.member_status <> 'active'`,
+    [companyId],
+  );
+}
+
+/**
+ * Every conversation of the company has an unbroken ownership chain: ordered by id, the
+ * first row starts it (previous NULL, 'conversation_started'), each row's previous owner is
+ * the row before's new owner, no row is a no-op, changed_at never goes back, and the last
+ * row's new owner is the conversation's current seller.
+ */
+export async function ownershipChainProblems(db: Database, companyId: string): Promise<Row[]> {
+  return db.query(
+    `WITH convs AS (
+       SELECT c.id, c.seller_id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id WHERE l.company_id = $1
+     ), log AS (
+       SELECT g.*, row_number() OVER w AS n, lag(g.new_owner_id) OVER w AS before_new, lag(g.changed_at) OVER w AS before_at,
+              lead(g.id) OVER w AS next_id
+         FROM conversation_ownership_log g JOIN convs ON convs.id = g.conversation_id
+       WINDOW w AS (PARTITION BY g.conversation_id ORDER BY g.id)
+     )
+     SELECT c.id AS conversation_id, 'no log rows' AS problem, NULL::bigint AS log_id FROM convs c
+      WHERE NOT EXISTS (SELECT 1 FROM log WHERE log.conversation_id = c.id)
+     UNION ALL
+     SELECT conversation_id, 'first row does not start the conversation', id FROM log
+      WHERE n = 1 AND (previous_owner_id IS NOT NULL OR reason <> 'conversation_started')
+     UNION ALL
+     SELECT conversation_id, 'conversation_started after the first row', id FROM log WHERE n > 1 AND reason = 'conversation_started'
+     UNION ALL
+     SELECT conversation_id, 'broken chain: previous_owner_id is not the prior new_owner_id', id FROM log
+      WHERE n > 1 AND previous_owner_id IS DISTINCT FROM before_new
+     UNION ALL
+     SELECT conversation_id, 'no-op row: previous owner = new owner', id FROM log
+      WHERE n > 1 AND previous_owner_id IS NOT DISTINCT FROM new_owner_id
+     UNION ALL
+     SELECT conversation_id, 'changed_at goes back', id FROM log WHERE n > 1 AND changed_at < before_at
+     UNION ALL
+     SELECT log.conversation_id, 'last row is not the current owner', log.id FROM log JOIN convs c ON c.id = log.conversation_id
+      WHERE log.next_id IS NULL AND log.new_owner_id IS DISTINCT FROM c.seller_id`,
+    [companyId],
+  );
+}
+
+/**
+ * Per member of the company, the audit rows ordered by id form a consistent history:
+ * the first starts from 'active' (members are created active), each starts from the
+ * status the previous one left, none is a no-op, the action matches the new status,
+ * and the last one's status is the member's current status.
+ */
+export async function auditChainProblems(db: Database, companyId: string): Promise<Row[]> {
+  return db.query(
+    `WITH a AS (
+       SELECT a.*, lag(a.new_status) OVER w AS before_new, lead(a.id) OVER w AS next_id, row_number() OVER w AS n
+         FROM company_member_audit a JOIN sellers s ON s.id = a.seller_id
+        WHERE s.company_id = $1
+       WINDOW w AS (PARTITION BY a.seller_id ORDER BY a.id)
+     )
+     SELECT seller_id, id, 'first audit row does not start from active' AS problem FROM a WHERE n = 1 AND previous_status <> 'active'
+     UNION ALL
+     SELECT seller_id, id, 'previous_status is not the prior new_status' FROM a WHERE n > 1 AND previous_status <> before_new
+     UNION ALL
+     SELECT seller_id, id, 'no-op audit row' FROM a WHERE previous_status = new_status
+     UNION ALL
+     SELECT seller_id, id, 'action does not match new_status' FROM a
+      WHERE action <> CASE new_status WHEN 'active' THEN 'reactivated' WHEN 'suspended' THEN 'suspended' ELSE 'removed' END
+     UNION ALL
+     SELECT a.seller_id, a.id, 'last audit row is not the current status' FROM a JOIN sellers s ON s.id = a.seller_id
+      WHERE a.next_id IS NULL AND a.new_status <> s.member_status`,
+    [companyId],
+  );
+}
+
+/* ------------------------------------------------------------------ */
+/* Commit snapshots                                                    */
+/* ------------------------------------------------------------------ */
+
+export interface CommitSnapshot {
+  /** pg_current_xact_id() of the transaction (it wrote, so it has one). */
+  readonly xid: string;
+  /** pg_current_snapshot() taken as the transaction's last statement before COMMIT. */
+  readonly snapshot: string;
+}
+
+/**
+ * Wraps a Database: every transaction that completes its work runs one more statement,
+ * reading its xid and a snapshot, right before COMMIT. A transaction X committed before a
+ * transaction Y committed if X is visible in Y's final snapshot; if neither is visible in
+ * the other's final snapshot, their commit order is unknown. Use one recorder per
+ * sequential worker: `last` is the snapshot of the most recent committed transaction.
+ */
+export class CommitSnapshotRecorder implements Database {
+  last: CommitSnapshot | undefined;
+
+  constructor(private readonly inner: Database) {}
+
+  query<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
+    return this.inner.query<T>(sql, params);
+  }
+
+  async transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
+    this.last = undefined;
+    let taken: CommitSnapshot | undefined;
+    const result = await this.inner.transaction(async (tx) => {
+      const value = await work(tx);
+      const [row] = await tx.query<{ xid: string; snapshot: string }>(
+        `SELECT pg_current_xact_id()::text AS xid, pg_current_snapshot()::text AS snapshot`,
+      );
+      taken = row;
+      return value;
+    });
+    this.last = taken; // only once COMMIT succeeded
+    return result;
+  }
+
+  /** Takes the snapshot of `last` and clears it (throws if the last transaction recorded none). */
+  take(): CommitSnapshot {
+    const value = this.last;
+    if (!value) throw new Error('no committed transaction recorded');
+    this.last = undefined;
+    return value;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export interface RecordedMessage extends CommitSnapshot {
+  readonly messageId: string;
+  readonly recipientId: string;
+}
+
+/**
+ * For each recorded buyer message, proves from the audit trail that its recipient was an
+ * active member when the message committed. Each audit row of the recipient is placed
+ * before or after the message's commit by the final snapshots (`changes`: the snapshots of
+ * every transaction that changed a member status, keyed by xid). Returns a row per message
+ * that is not proven: an audit row whose order is unknown, an audit row of an unrecorded
+ * transaction, audit order disagreeing with commit order, or an inactive status at commit.
+ */
+export async function messagesNotProvenActiveAtCommit(
+  db: Database,
+  messages: readonly RecordedMessage[],
+  changes: readonly CommitSnapshot[],
+): Promise<Row[]> {
+  return db.query(
+    `WITH msg AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS x(message_id, xid, snap, recorded_recipient)
+     ), chg AS (
+       SELECT * FROM unnest($5::text[], $6::text[]) AS y(xid, snap)
+     ), placed AS (
+       SELECT m.id AS message_id, m.recipient_id, a.id AS audit_id, a.new_status,
+              CASE WHEN pg_visible_in_snapshot(a.transaction_id, x.snap::pg_snapshot) THEN 'before'
+                   WHEN pg_visible_in_snapshot(x.xid::xid8, y.snap::pg_snapshot) THEN 'after'
+                   ELSE 'unknown' END AS commit_order
+         FROM msg x JOIN messages m ON m.id = x.message_id
+         JOIN company_member_audit a ON a.seller_id = m.recipient_id
+         LEFT JOIN chg y ON y.xid = a.transaction_id::text
+     ), summary AS (
+       SELECT message_id,
+              count(*) FILTER (WHERE commit_order = 'unknown') AS unknown_order,
+              max(audit_id) FILTER (WHERE commit_order = 'before') AS last_before,
+              min(audit_id) FILTER (WHERE commit_order = 'after') AS first_after
+         FROM placed GROUP BY message_id
+     ), per_message AS (
+       SELECT x.message_id, m.recipient_id, x.recorded_recipient, m.id IS NULL AS missing,
+              coalesce(s.unknown_order, 0) AS unknown_order, s.last_before, s.first_after
+         FROM msg x LEFT JOIN messages m ON m.id = x.message_id LEFT JOIN summary s ON s.message_id = x.message_id
+     )
+     SELECT pm.*, a.new_status AS status_at_commit
+       FROM per_message pm LEFT JOIN company_member_audit a ON a.id = pm.last_before
+      WHERE pm.missing OR pm.recipient_id IS DISTINCT FROM pm.recorded_recipient OR pm.unknown_order > 0
+         OR pm.last_before > pm.first_after OR coalesce(a.new_status, 'active') <> 'active'`,
+    [
+      messages.map((m) => m.messageId),
+      messages.map((m) => m.xid),
+      messages.map((m) => m.snapshot),
+      messages.map((m) => m.recipientId),
+      changes.map((c) => c.xid),
+      changes.map((c) => c.snapshot),
+    ],
+  );
+}
+
+/* ------------------------------------------------------------------ */
+/* Gate                                                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Holds transactions at their first statement (a shared advisory lock that waits for the
+ * gate's exclusive one) until `open()`, so racers really run at the same time.
+ */
+export class Gate {
+  private constructor(
+    private readonly client: pg.Client,
+    readonly key: number,
+  ) {}
+
+  static async closed(url: string): Promise<Gate> {
+    const client = new pg.Client({ connectionString: url, application_name: 'ems-test-gate' });
+    await client.connect();
+    const key = randomInt(1, 2 ** 31 - 1);
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+    return new Gate(client, key);
+  }
+
+  /** `inner` whose every transaction first waits at the gate. */
+  database(inner: Database): Database {
+    const key = this.key;
+    return {
+      query: (sql, params) => inner.query(sql, params),
+      transaction: (work) =>
+        inner.transaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock_shared($1::bigint)', [key]);
+          return work(tx);
+        }),
+      close: () => inner.close(),
+    } satisfies Database;
+  }
+
+  /**
+   * Waits until `count` transactions wait at the gate. With `racers`, a racer that settled
+   * before reaching the gate (it failed early) counts as arrived, so its error is reported.
+   */
+  async waiting(count: number, racers: readonly Promise<unknown>[] = [], timeoutMs = 20_000): Promise<void> {
+    let settled = 0;
+    for (const racer of racers) {
+      racer.then(
+        () => (settled += 1),
+        () => (settled += 1),
+      );
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await this.client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND classid = 0 AND objid = $1::bigint::oid AND objsubid = 1`,
+        [this.key],
+      );
+      if ((rows[0]?.n ?? 0) + settled >= count) return;
+      if (Date.now() > deadline) throw new Error(`gate: only ${rows[0]?.n ?? 0} of ${count} racers arrived`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  async open(): Promise<void> {
+    await this.client.query('SELECT pg_advisory_unlock($1::bigint)', [this.key]);
+    await this.client.end();
+  }
+}
