@@ -79,11 +79,12 @@ export async function up(knex: Knex): Promise<void> {
 
   await createIndexConcurrently(knex, 'listed_cars_current_owner_active_idx', `ON listed_cars (current_owner_id) WHERE status = 'active'`);
   await createIndexConcurrently(knex, 'listed_cars_original_seller_idx', `ON listed_cars (original_seller_id) WHERE current_owner_type <> 'seller'`);
-  await createIndexConcurrently(knex, 'listed_cars_company_owner_type_idx', `ON listed_cars (company_id, current_owner_type)`);
+  // Company stats count active listings by owner type: an index-only scan with this partial index.
+  await createIndexConcurrently(knex, 'listed_cars_company_active_owner_type_idx', `ON listed_cars (company_id, current_owner_type) WHERE status = 'active'`);
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await dropIndexConcurrently(knex, 'listed_cars_company_owner_type_idx');
+  await dropIndexConcurrently(knex, 'listed_cars_company_active_owner_type_idx');
   await dropIndexConcurrently(knex, 'listed_cars_original_seller_idx');
   await dropIndexConcurrently(knex, 'listed_cars_current_owner_active_idx');
   await dropConstraint(knex, 'listed_cars', 'listed_cars_original_seller_id_fkey');

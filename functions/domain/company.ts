@@ -29,8 +29,8 @@ export async function getCompanyStats(db: Database, companyId: string): Promise<
     [companyId],
   );
   const [moved] = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM conversation_ownership_log l JOIN listed_cars c ON c.id = l.listing_id
-      WHERE c.company_id = $1 AND l.reason <> 'conversation_started' AND l.changed_at > now() - interval '30 days'`,
+    `SELECT count(*)::int AS n FROM conversation_ownership_log
+      WHERE company_id = $1 AND reason <> 'conversation_started' AND changed_at > now() - interval '30 days'`,
     [companyId],
   );
   const handlers = await db.query<{ seller_id: string; seller_name: string; priority: number; open_conversations: number }>(

@@ -19,21 +19,24 @@ export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
   listed_cars: ['listed_cars_track_ownership', 'listed_cars_validate_owner'],
   conversations: ['conversations_route_new', 'conversations_log_start', 'conversations_validate_owner'],
   messages: ['messages_route_buyer_message'],
+  conversation_ownership_log: ['conversation_ownership_log_fill_company'],
   company_message_handlers: ['company_message_handlers_validate', 'company_message_handlers_release', 'company_message_handlers_release_on_delete'],
 };
 
 /** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */
 export const PERFORMANCE_INDEXES = {
   conversations_open_by_seller_idx: `ON conversations (seller_id) WHERE status = 'open'`,
-  conversations_listing_buyer_idx: `ON conversations (listing_id, buyer_id, created_at DESC)`,
   company_message_handlers_active_idx: `ON company_message_handlers (company_id, priority) WHERE is_active`,
   sellers_company_status_role_idx: `ON sellers (company_id, member_status, role, created_at)`,
+  // Every API request finds its caller by e-mail, case-insensitively (not unique: existing data may hold case variants).
+  sellers_lower_email_idx: `ON sellers (lower(email))`,
+  buyers_lower_email_idx: `ON buyers (lower(email))`,
 } as const;
 
 export const EXPECTED_INDEXES = [
   'listed_cars_current_owner_active_idx',
   'listed_cars_original_seller_idx',
-  'listed_cars_company_owner_type_idx',
+  'listed_cars_company_active_owner_type_idx',
   ...Object.keys(PERFORMANCE_INDEXES),
 ] as const;
 
