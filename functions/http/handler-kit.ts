@@ -66,6 +66,8 @@ export function routeHandler<P, B, R>(
   countMetrics?: HandlerSpec<P, B, R>['countMetrics'],
 ) {
   const route = routeById(id);
+  // Validate the environment when the function loads: a missing variable fails the cold start, by name.
+  config();
   return defineHandler<P, B, R>({
     name: route.id,
     access: route.access,
