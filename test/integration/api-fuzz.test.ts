@@ -4,41 +4,30 @@
  * SQL in a body, the database unchanged by every refused request, and no token,
  * password or connection string in the logs. EMS_LONG_TESTS=1 runs 10× more.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { useDatabase } from '../../functions/database/from-config';
-import { DEMO, loadDemoData } from '../../functions/local/demo-data';
-import { localTokens } from '../../functions/local/jwt';
-import { startLocalServer, type LocalServer } from '../../functions/local/server';
+import { DEMO } from '../../functions/local/demo-data';
+import type { LocalServer } from '../../functions/local/server';
 import { ROUTES } from '../../functions/http/routes';
-import { resetConfig } from '../../functions/shared/config';
 import { logger } from '../../functions/shared/observability';
-import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
+import { startLocalApi, type LocalApi } from '../helpers/local-api';
 import { contentFingerprint } from '../helpers/snapshot';
 
 const RUNS = process.env.EMS_LONG_TESTS === '1' ? 2000 : 200;
 
+let api: LocalApi;
 let t: TestDatabase;
 let server: LocalServer;
-let keyDir: string;
 let validTokens: string[] = [];
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  t = await createMigratedDatabase();
-  await loadDemoData(t.db);
-  process.env.DATABASE_URL = t.url;
-  resetConfig();
-  useDatabase(t.db);
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
-  const tokens = await localTokens(path.join(keyDir, 'key.json'));
+  api = await startLocalApi();
+  ({ t, server } = api);
   validTokens = await Promise.all(
-    [DEMO.buyers.bob.email, DEMO.sellers.olivia.email, DEMO.sellers.holly.email, DEMO.sellers.henry.email].map((e) => tokens.sign(e)),
+    [DEMO.buyers.bob.email, DEMO.sellers.olivia.email, DEMO.sellers.holly.email, DEMO.sellers.henry.email].map((e) => api.tokens.sign(e)),
   );
-  server = await startLocalServer({ port: 0, tokens });
   logger.setLogLevel('DEBUG');
   // Captured, not printed: the structured logs are checked below.
   for (const stream of [process.stdout, process.stderr]) {
@@ -52,9 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.restoreAllMocks();
   logger.setLogLevel('SILENT');
-  await server?.close();
-  await t?.drop();
-  await rm(keyDir, { recursive: true, force: true });
+  await api?.close();
 });
 
 const nasty = fc.constantFrom(

@@ -4,46 +4,31 @@
  * verification is green, every ownership chain is unbroken and no message went
  * to a member who was not active. 10 s in CI; EMS_LONG_TESTS=1 runs 60 s.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { useDatabase } from '../../functions/database/from-config';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
-import { DEMO, loadDemoData } from '../../functions/local/demo-data';
-import { localTokens } from '../../functions/local/jwt';
-import { startLocalServer, type LocalServer } from '../../functions/local/server';
-import { resetConfig } from '../../functions/shared/config';
+import { DEMO } from '../../functions/local/demo-data';
+import type { LocalServer } from '../../functions/local/server';
 import { verifyInstallation } from '../../functions/verification/verify';
-import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import type { TestDatabase } from '../helpers/database';
+import { startLocalApi, type LocalApi } from '../helpers/local-api';
 import { invariantViolationsIn, ownershipChainProblems } from '../helpers/routing-checks';
 
 const SECONDS = process.env.EMS_LONG_TESTS === '1' ? 60 : 10;
 const RATE = 100; // requests per second, overall
 
+let api: LocalApi;
 let t: TestDatabase;
 let server: LocalServer;
-let keyDir: string;
 
 beforeAll(async () => {
-  t = await createMigratedDatabase();
-  await loadDemoData(t.db);
-  process.env.DATABASE_URL = t.url;
-  resetConfig();
-  useDatabase(t.db);
-  keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
-  server = await startLocalServer({ port: 0, tokens: await localTokens(path.join(keyDir, 'key.json')) });
+  api = await startLocalApi();
+  ({ t, server } = api);
 });
-
-afterAll(async () => {
-  await server?.close();
-  await t?.drop();
-  await rm(keyDir, { recursive: true, force: true });
-});
+afterAll(async () => api?.close());
 
 it(`${SECONDS} s at ${RATE} req/s with removals and reactivations: zero errors, invariant and history intact`, { timeout: (SECONDS + 60) * 1000 }, async () => {
-  const tokens = await localTokens(path.join(keyDir, 'key.json'));
+  const { tokens } = api;
   const buyers = [await tokens.sign(DEMO.buyers.bob.email), await tokens.sign(DEMO.buyers.beth.email)];
   const listings = [DEMO.listings.mariaVolvo.id, DEMO.listings.mariaSaab.id, DEMO.listings.mikeAudi.id];
   let n = 0;
