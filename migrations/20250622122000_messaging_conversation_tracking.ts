@@ -162,16 +162,22 @@ const ROUTING = [
      IF current_owner IS NOT DISTINCT FROM p_new_owner_id THEN
        RETURN false;
      END IF;
+     PERFORM set_config('ems.transfer_reason', p_reason, true);
      UPDATE conversations SET seller_id = p_new_owner_id WHERE id = p_conversation_id;
-     INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
-     VALUES (p_conversation_id, conversation_listing, current_owner, p_new_owner_id, p_reason, ems_current_actor());
+     PERFORM set_config('ems.transfer_reason', '', true);
+     -- Called from a statement, conversations_validate_owner has logged the change; from a trigger, log it here.
+     IF pg_trigger_depth() > 0 THEN
+       INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
+       VALUES (p_conversation_id, conversation_listing, current_owner, p_new_owner_id, p_reason, ems_current_actor());
+     END IF;
      RETURN true;
    END
    $$`,
   // Hands what `p_seller_id` holds to the company fallback. Scope 'member': all
   // their active listings and open conversations (they are no longer active).
   // Scope 'handler': only the listings they hold as a handler, with those
-  // listings' open conversations (they stopped being a handler).
+  // listings' open conversations (they stopped being a handler). Scope 'company':
+  // what they hold of company p_company_id's listings (they moved to another company).
   `CREATE OR REPLACE FUNCTION ems_move_holdings_to_fallback(
        p_seller_id uuid, p_company_id uuid, p_reason text, p_scope text)
      RETURNS TABLE (listings_moved integer, conversations_moved integer, moved_to uuid)
@@ -198,7 +204,9 @@ const ROUTING = [
      WITH targets AS (
        SELECT id FROM listed_cars
         WHERE current_owner_id = p_seller_id AND status = 'active'
-          AND (p_scope = 'member' OR current_owner_type = 'company_handler')
+          AND (p_scope = 'member'
+               OR (p_scope = 'handler' AND current_owner_type = 'company_handler')
+               OR (p_scope = 'company' AND company_id = p_company_id))
         ORDER BY id FOR UPDATE
      ), moved AS (
        -- = ANY(ARRAY(...)) keeps this to primary-key lookups (a join plans a scan of the whole table).
@@ -214,7 +222,8 @@ const ROUTING = [
      WITH moved AS (
        UPDATE conversations c SET seller_id = fallback_id
         WHERE c.seller_id = p_seller_id AND c.status = 'open'
-          AND (p_scope = 'member' OR c.listing_id = ANY (moved_listings))
+          AND (p_scope = 'member' OR c.listing_id = ANY (moved_listings)
+               OR (p_scope = 'company' AND EXISTS (SELECT 1 FROM listed_cars l2 WHERE l2.id = c.listing_id AND l2.company_id = p_company_id)))
        RETURNING c.id, c.listing_id
      )
      INSERT INTO conversation_ownership_log (conversation_id, listing_id, company_id, previous_owner_id, new_owner_id, reason, actor)
@@ -237,7 +246,7 @@ const ROUTING = [
    BEGIN
      WITH candidates AS (
        SELECT id, current_owner_id AS held_by FROM listed_cars
-        WHERE original_seller_id = p_seller_id AND current_owner_type <> 'seller'
+        WHERE original_seller_id = p_seller_id AND seller_id = p_seller_id AND current_owner_type <> 'seller'
           AND status IN ('active', 'pending_reassignment')
         ORDER BY id FOR UPDATE
      ), restored AS (
@@ -271,7 +280,8 @@ const TRIGGERS = [
      restored record;
    BEGIN
      IF NEW.member_status <> 'active' THEN
-       SELECT * INTO result FROM ems_move_holdings_to_fallback(NEW.id, NEW.company_id, 'member_removed', 'member');
+       -- The company they leave (a removal may clear company_id in the same statement).
+       SELECT * INTO result FROM ems_move_holdings_to_fallback(NEW.id, coalesce(OLD.company_id, NEW.company_id), 'member_removed', 'member');
        UPDATE company_member_audit
           SET listings_moved = result.listings_moved, conversations_moved = result.conversations_moved,
               moved_to_seller_id = result.moved_to
@@ -291,6 +301,22 @@ const TRIGGERS = [
      AFTER UPDATE OF member_status ON sellers
      FOR EACH ROW WHEN ((OLD.member_status = 'active') <> (NEW.member_status = 'active'))
      EXECUTE FUNCTION sellers_member_status_reassign()`,
+
+  // An active member moved to another company leaves the old one's listings and conversations behind:
+  // they go to the old company's fallback, never along to the new company.
+  `CREATE OR REPLACE FUNCTION sellers_company_change_reassign() RETURNS trigger
+     LANGUAGE plpgsql AS
+   $$
+   BEGIN
+     PERFORM ems_move_holdings_to_fallback(NEW.id, OLD.company_id, 'member_removed', 'company');
+     RETURN NULL;
+   END
+   $$`,
+  `CREATE OR REPLACE TRIGGER sellers_company_change_reassign
+     AFTER UPDATE OF company_id ON sellers
+     FOR EACH ROW WHEN (OLD.company_id IS NOT NULL AND OLD.company_id IS DISTINCT FROM NEW.company_id
+                        AND OLD.member_status = 'active' AND NEW.member_status = 'active')
+     EXECUTE FUNCTION sellers_company_change_reassign()`,
 
   `CREATE OR REPLACE FUNCTION company_message_handlers_validate() RETURNS trigger
      LANGUAGE plpgsql AS
@@ -338,18 +364,25 @@ const TRIGGERS = [
      fallback_id uuid;
      fallback_type text;
    BEGIN
-     IF NEW.current_owner_id IS NOT NULL AND EXISTS (
-       SELECT 1 FROM sellers WHERE id = NEW.current_owner_id AND member_status = 'active'
-     ) THEN
-       RETURN NEW;
+     -- Locked, not just read: a removal committing now must wait for us, then move this listing.
+     IF NEW.current_owner_id IS NOT NULL THEN
+       PERFORM 1 FROM sellers WHERE id = NEW.current_owner_id AND member_status = 'active' FOR SHARE;
+       IF FOUND THEN
+         RETURN NEW;
+       END IF;
      END IF;
-     SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
-       FROM ems_fallback_recipient(coalesce(NEW.company_id, (SELECT company_id FROM sellers WHERE id = NEW.seller_id))) f;
+     FOR attempt IN 1..5 LOOP
+       SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
+         FROM ems_fallback_recipient(coalesce(NEW.company_id, (SELECT company_id FROM sellers WHERE id = NEW.seller_id))) f;
+       EXIT WHEN fallback_id IS NULL;
+       PERFORM 1 FROM sellers WHERE id = fallback_id AND member_status = 'active' FOR SHARE;
+       EXIT WHEN FOUND;
+       fallback_id := NULL;
+     END LOOP;
      IF fallback_id IS NULL THEN
        RAISE EXCEPTION 'listing % cannot be active: nobody in its company can receive its messages', NEW.id
          USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
      END IF;
-     PERFORM 1 FROM sellers WHERE id = fallback_id FOR SHARE;
      NEW.current_owner_id := fallback_id;
      NEW.current_owner_type := fallback_type;
      RETURN NEW;
@@ -360,26 +393,42 @@ const TRIGGERS = [
      FOR EACH ROW WHEN (NEW.status = 'active' AND pg_trigger_depth() = 0)
      EXECUTE FUNCTION listed_cars_validate_owner()`,
 
-  // Reopening a conversation (or handing it to someone) never leaves it with an inactive owner.
+  // Plain SQL on a conversation (our own triggers log their moves themselves): reopening it, or
+  // handing it to someone, never leaves it open with an inactive owner, and every change of owner
+  // is logged, so each conversation's history stays an unbroken chain.
   `CREATE OR REPLACE FUNCTION conversations_validate_owner() RETURNS trigger
      LANGUAGE plpgsql AS
    $$
+   DECLARE
+     reason text := coalesce(nullif(current_setting('ems.transfer_reason', true), ''), 'manual_transfer');
+     target uuid;
    BEGIN
-     IF NEW.seller_id IS NULL OR EXISTS (SELECT 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active') THEN
-       RETURN NEW;
+     IF NEW.status = 'open' THEN
+       IF NEW.seller_id IS NOT NULL THEN
+         PERFORM 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active' FOR SHARE;
+       END IF;
+       IF NEW.seller_id IS NULL OR NOT FOUND THEN
+         FOR attempt IN 1..5 LOOP
+           target := (SELECT r.recipient_id FROM get_listing_message_recipient(NEW.listing_id) r);
+           EXIT WHEN target IS NULL;
+           PERFORM 1 FROM sellers WHERE id = target AND member_status = 'active' FOR SHARE;
+           EXIT WHEN FOUND;
+           target := NULL;
+         END LOOP;
+         NEW.seller_id := target;
+         reason := 'owner_inactive';
+       END IF;
      END IF;
-     NEW.seller_id := (SELECT r.recipient_id FROM get_listing_message_recipient(NEW.listing_id) r);
-     IF NEW.seller_id IS NOT NULL THEN
-       PERFORM 1 FROM sellers WHERE id = NEW.seller_id FOR SHARE;
+     IF NEW.seller_id IS DISTINCT FROM OLD.seller_id THEN
+       INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
+       VALUES (NEW.id, NEW.listing_id, OLD.seller_id, NEW.seller_id, reason, ems_current_actor());
      END IF;
-     INSERT INTO conversation_ownership_log (conversation_id, listing_id, previous_owner_id, new_owner_id, reason, actor)
-     VALUES (NEW.id, NEW.listing_id, OLD.seller_id, NEW.seller_id, 'owner_inactive', ems_current_actor());
      RETURN NEW;
    END
    $$`,
   `CREATE OR REPLACE TRIGGER conversations_validate_owner
      BEFORE UPDATE OF status, seller_id ON conversations
-     FOR EACH ROW WHEN (NEW.status = 'open' AND pg_trigger_depth() = 0)
+     FOR EACH ROW WHEN (pg_trigger_depth() = 0)
      EXECUTE FUNCTION conversations_validate_owner()`,
 
   `CREATE OR REPLACE FUNCTION conversation_ownership_log_fill_company() RETURNS trigger
@@ -516,6 +565,16 @@ export async function up(knex: Knex): Promise<void> {
   await ddl(knex, TRIGGERS);
   await ddl(knex, VIEWS);
   await knex.raw(DEFAULT_HANDLERS);
+  // Members already inactive before these triggers existed (migration 1 applied alone, or re-run
+  // later) still hold listings and conversations: hand them over now, one member per transaction.
+  const holders = await knex.raw(`
+    SELECT s.id, s.company_id FROM sellers s
+     WHERE s.member_status <> 'active'
+       AND (EXISTS (SELECT 1 FROM listed_cars l WHERE l.current_owner_id = s.id AND l.status = 'active')
+            OR EXISTS (SELECT 1 FROM conversations c WHERE c.seller_id = s.id AND c.status = 'open'))`);
+  for (const holder of holders.rows as { id: string; company_id: string | null }[]) {
+    await knex.raw(`SELECT ems_move_holdings_to_fallback(?, ?, 'member_removed', 'member')`, [holder.id, holder.company_id]);
+  }
 }
 
 export async function down(knex: Knex): Promise<void> {
@@ -539,6 +598,8 @@ export async function down(knex: Knex): Promise<void> {
     `DROP FUNCTION IF EXISTS company_message_handlers_release()`,
     `DROP TRIGGER IF EXISTS company_message_handlers_validate ON company_message_handlers`,
     `DROP FUNCTION IF EXISTS company_message_handlers_validate()`,
+    `DROP TRIGGER IF EXISTS sellers_company_change_reassign ON sellers`,
+    `DROP FUNCTION IF EXISTS sellers_company_change_reassign()`,
     `DROP TRIGGER IF EXISTS sellers_member_status_reassign ON sellers`,
     `DROP FUNCTION IF EXISTS sellers_member_status_reassign()`,
     `DROP FUNCTION IF EXISTS ems_restore_member_holdings(uuid)`,

@@ -11,8 +11,10 @@ export type Caller =
 
 export type Access = 'public' | 'authenticated' | 'buyer' | 'company_admin';
 
-export async function identifyCaller(db: Database, identity: string | undefined): Promise<Caller> {
+export async function identifyCaller(db: Database, identity: string | undefined, emailVerified?: unknown): Promise<Caller> {
   if (!identity) throw new UnauthorizedError('The token carries no identity claim');
+  // An identity provider that says the address is unverified cannot vouch for the account.
+  if (emailVerified === false || emailVerified === 'false') throw new ForbiddenError('The e-mail address of this token is not verified');
   const rows = await db.query<{ kind: 'seller' | 'buyer'; id: string; email: string; company_id: string | null; role: string | null; member_status: string | null }>(
     `SELECT 'seller' AS kind, id, email, company_id, role, member_status FROM sellers WHERE lower(email) = lower($1)
      UNION ALL
@@ -21,6 +23,8 @@ export async function identifyCaller(db: Database, identity: string | undefined)
   );
   const row = rows[0];
   if (!row) throw new ForbiddenError('No marketplace account matches this token');
+  // E-mails differing only in case (or a seller and a buyer sharing one) must not let one act as the other.
+  if (rows.length > 1) throw new ForbiddenError('More than one marketplace account matches this token; contact support');
   if (row.kind === 'buyer') return { kind: 'buyer', id: row.id, email: row.email };
   if (row.member_status !== 'active') throw new ForbiddenError('Your company membership is not active');
   return { kind: 'seller', id: row.id, email: row.email, companyId: row.company_id, role: row.role as 'owner' | 'admin' | 'member' };

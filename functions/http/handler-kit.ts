@@ -94,7 +94,7 @@ export function defineHandler<P = Record<string, never>, B = undefined, R = unkn
       if (spec.access !== 'public') {
         const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
         const identity = claims[config().JWT_IDENTITY_CLAIM];
-        caller = await identifyCaller(db, typeof identity === 'string' ? identity : undefined);
+        caller = await identifyCaller(db, typeof identity === 'string' ? identity : undefined, claims.email_verified);
         authorize(caller, spec.access);
       }
       const result = await spec.run({ params, body, caller, db });

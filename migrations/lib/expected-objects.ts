@@ -15,7 +15,7 @@ export const EXPECTED_FUNCTIONS = ['get_listing_message_recipient', 'update_conv
 export const EXPECTED_VIEWS = ['listing_message_routing', 'active_company_message_handlers', 'active_company_members'] as const;
 
 export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
-  sellers: ['sellers_member_status_guard', 'sellers_member_status_audit', 'sellers_member_status_reassign'],
+  sellers: ['sellers_member_status_guard', 'sellers_member_status_audit', 'sellers_member_status_reassign', 'sellers_company_change_reassign'],
   listed_cars: ['listed_cars_track_ownership', 'listed_cars_validate_owner'],
   conversations: ['conversations_route_new', 'conversations_log_start', 'conversations_validate_owner'],
   messages: ['messages_route_buyer_message'],

@@ -173,6 +173,23 @@ for (const adapter of ['pg', 'data-api'] as const) {
     });
   });
 
+  describe('identity', () => {
+    it('an e-mail matching two accounts (differing only in case) is refused, never resolved to either', async () => {
+      const admin = await m.seller(t.db, world.companyA, 'admin');
+      const email = await emailOf('sellers', admin);
+      const impostor = await m.seller(t.db, world.companyB, 'member');
+      await t.db.query('UPDATE sellers SET email = $2 WHERE id = $1', [impostor, email.toUpperCase()]);
+      const response = await call('getCompanyStats', { claims: claimsFor(email.toUpperCase()) });
+      expect(response).toMatchObject({ status: 403 });
+    });
+
+    it('a token whose provider says the e-mail is unverified is refused', async () => {
+      const response = await call('getCompanyStats', { claims: { ...claimsFor(world.emails.adminA), email_verified: 'false' } });
+      expect(response).toMatchObject({ status: 403 });
+      expect((await call('getCompanyStats', { claims: { ...claimsFor(world.emails.adminA), email_verified: true } })).status).toBe(200);
+    });
+  });
+
   describe('malformed requests: 4xx, a JSON error, and nothing written', () => {
     const admin = () => claimsFor(world.emails.adminA);
     const buyer = () => claimsFor(world.emails.buyer);

@@ -3,6 +3,7 @@
  * replayed with plain SQL (the marketplace's existing code path) to show both
  * paths have the same effect.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reactivateMember, removeMember, transferListing } from '../../functions/domain/company-members';
 import { updateMessageHandlers } from '../../functions/domain/company';
@@ -313,6 +314,93 @@ describe('plain SQL that does not touch member_status keeps the invariant too', 
     const listingId = await m.listing(t.db, p.admin!, p.companyId);
     await viaPlainSql(t.db, p.companyId, p.member);
     await t.db.query(`UPDATE listed_cars SET seller_id = $2 WHERE id = $1`, [listingId, p.member]);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler });
+  });
+});
+
+describe('concurrent plain SQL and company moves', () => {
+  async function secondConnection() {
+    const client = new pg.Client({ connectionString: t.url });
+    await client.connect();
+    return client;
+  }
+
+  it('a draft put live while its (plain SQL) owner is being removed ends with the fallback, not the removed owner', async () => {
+    const p = await dealership({ handler: true });
+    const draft = await m.listing(t.db, p.member, p.companyId, 'draft');
+    const writer = await secondConnection();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE listed_cars SET status = 'active' WHERE id = $1`, [draft]);
+      const removal = viaPlainSql(t.db, p.companyId, p.member); // waits for the writer's lock on the owner
+      await new Promise((r) => setTimeout(r, 200));
+      await writer.query('COMMIT');
+      await removal;
+    } finally {
+      await writer.end();
+    }
+    expect(await ownerOf(draft)).toMatchObject({ current_owner_id: p.handler, status: 'active' });
+  });
+
+  it('a fallback being removed at that moment is not chosen', async () => {
+    const p = await dealership({ handler: true });
+    const draft = await m.listing(t.db, p.member, p.companyId, 'draft');
+    await viaPlainSql(t.db, p.companyId, p.member);
+    const remover = await secondConnection();
+    try {
+      await remover.query('BEGIN');
+      await remover.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [p.handler]);
+      const activation = t.db.query(`UPDATE listed_cars SET status = 'active' WHERE id = $1`, [draft]);
+      await new Promise((r) => setTimeout(r, 200));
+      await remover.query('COMMIT');
+      await activation;
+    } finally {
+      await remover.end();
+    }
+    expect(await ownerOf(draft)).toMatchObject({ current_owner_id: p.admin, current_owner_type: 'company_admin' });
+  });
+
+  it("a member moved to another company leaves the old company's listings and conversations with the old company", async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    const conversationId = await m.conversation(t.db, listingId, await m.buyer(t.db));
+    const other = await m.company(t.db);
+    await m.seller(t.db, other, 'owner');
+    await t.db.query('UPDATE sellers SET company_id = $2 WHERE id = $1', [p.member, other]);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler });
+    expect(await conversationOwner(conversationId)).toBe(p.handler);
+  });
+
+  it('a removal that also clears company_id hands over to the company the member leaves', async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    await t.db.query(`UPDATE sellers SET member_status = 'removed', company_id = NULL WHERE id = $1`, [p.member]);
+    expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler, status: 'active' });
+  });
+
+  it('a plain-SQL hand-over of a conversation is logged, keeping the chain unbroken', async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    const conversationId = await m.conversation(t.db, listingId, await m.buyer(t.db));
+    const colleague = await m.seller(t.db, p.companyId, 'member');
+    await t.db.query('UPDATE conversations SET seller_id = $2 WHERE id = $1', [conversationId, colleague]);
+    await viaPlainSql(t.db, p.companyId, colleague);
+    const history = await getOwnershipHistory(t.db, conversationId);
+    expect(history.map((h) => [h.previousOwnerId, h.newOwnerId, h.reason])).toEqual([
+      [null, p.member, 'conversation_started'],
+      [p.member, colleague, 'manual_transfer'],
+      [colleague, p.handler, 'member_removed'],
+    ]);
+  });
+
+  it('reactivation does not take back a listing the marketplace handed to someone else since', async () => {
+    const p = await dealership({ handler: true });
+    const colleague = await m.seller(t.db, p.companyId, 'member');
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    await viaPlainSql(t.db, p.companyId, p.member);
+    await t.db.query('UPDATE listed_cars SET seller_id = $2 WHERE id = $1', [listingId, colleague]);
+    await viaPlainSql(t.db, p.companyId, colleague);
+    await reactivateMember(t.db, { companyId: p.companyId, sellerId: p.member, actor: ACTOR, restoreListings: true });
     expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler });
   });
 });
