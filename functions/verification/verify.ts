@@ -142,6 +142,35 @@ async function invariantCheck(db: Database): Promise<CheckResult> {
       };
 }
 
+/**
+ * Every conversation's ownership log is an unbroken chain (each row's previous owner is the
+ * row before's new owner) ending at the conversation's current owner.
+ */
+export const OWNERSHIP_CHAIN_BREAKS_SQL = `
+  SELECT conversation_id, 'row ' || id || ' does not follow the row before' AS problem
+    FROM (SELECT conversation_id, id, previous_owner_id,
+                 lag(new_owner_id) OVER w AS prior_new_owner, lag(id) OVER w AS prior_id
+            FROM conversation_ownership_log WINDOW w AS (PARTITION BY conversation_id ORDER BY id)) chain
+   WHERE prior_id IS NOT NULL AND previous_owner_id IS DISTINCT FROM prior_new_owner
+  UNION ALL
+  SELECT last.conversation_id, 'the last row does not name the current owner'
+    FROM (SELECT DISTINCT ON (conversation_id) conversation_id, new_owner_id
+            FROM conversation_ownership_log ORDER BY conversation_id, id DESC) last
+    JOIN conversations c ON c.id = last.conversation_id
+   WHERE c.seller_id IS DISTINCT FROM last.new_owner_id
+  LIMIT 20`;
+
+async function ownershipHistoryCheck(db: Database): Promise<CheckResult> {
+  const rows = await db.query<{ conversation_id: string; problem: string }>(OWNERSHIP_CHAIN_BREAKS_SQL);
+  return rows.length === 0
+    ? { name: 'ownership history', ok: true, detail: 'every conversation history is an unbroken chain to its owner' }
+    : {
+        name: 'ownership history',
+        ok: false,
+        detail: `broken (first ${rows.length}): ${rows.map((r) => `conversation ${r.conversation_id}: ${r.problem}`).join(', ')}`,
+      };
+}
+
 async function guarded(name: string, check: () => Promise<CheckResult>): Promise<CheckResult> {
   try {
     return await check();
@@ -170,6 +199,7 @@ export async function verifyInstallation(db: Database): Promise<VerificationRepo
     await guarded('migration status', () => migrationStatusCheck(db)),
     await guarded('migration checksums', () => checksumCheck(db)),
     await guarded('routing invariant', () => invariantCheck(db)),
+    await guarded('ownership history', () => ownershipHistoryCheck(db)),
   ];
   return { ok: checks.every((c) => c.ok), checks };
 }

@@ -404,3 +404,26 @@ describe('concurrent plain SQL and company moves', () => {
     expect(await ownerOf(listingId)).toMatchObject({ current_owner_id: p.handler });
   });
 });
+
+describe('verification of ownership histories', () => {
+  it('reports a conversation whose owner changed without a log row, naming it', async () => {
+    const { verifyInstallation } = await import('../../functions/verification/verify');
+    expect((await verifyInstallation(t.db)).checks.find((c) => c.name === 'ownership history')).toMatchObject({ ok: true });
+    const p = await dealership();
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    const conversationId = await m.conversation(t.db, listingId, await m.buyer(t.db));
+    const silently = async (owner: string) =>
+      t.db.transaction(async (tx) => {
+        await tx.query('SET LOCAL session_replication_role = replica'); // bypasses the triggers, as a broken path would
+        await tx.query('UPDATE conversations SET seller_id = $2 WHERE id = $1', [conversationId, owner]);
+      });
+    await silently(p.admin!);
+    try {
+      const check = (await verifyInstallation(t.db)).checks.find((c) => c.name === 'ownership history');
+      expect(check).toMatchObject({ ok: false });
+      expect(check?.detail).toContain(conversationId);
+    } finally {
+      await silently(p.member);
+    }
+  });
+});
