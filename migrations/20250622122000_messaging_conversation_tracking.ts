@@ -219,6 +219,9 @@ const ROUTING = [
      )
      SELECT coalesce(array_agg(id), '{}') INTO moved_listings FROM moved;
 
+     -- This statement logs its moves itself; conversations_validate_owner must not log them again
+     -- when it runs outside a trigger (migration 3 healing members removed before it existed).
+     PERFORM set_config('ems.bulk_move', 'on', true);
      WITH moved AS (
        UPDATE conversations c SET seller_id = fallback_id
         WHERE c.seller_id = p_seller_id AND c.status = 'open'
@@ -229,6 +232,7 @@ const ROUTING = [
      INSERT INTO conversation_ownership_log (conversation_id, listing_id, company_id, previous_owner_id, new_owner_id, reason, actor)
      SELECT moved.id, moved.listing_id, p_company_id, p_seller_id, fallback_id, p_reason, actor FROM moved;
      GET DIAGNOSTICS conversation_count = ROW_COUNT;
+     PERFORM set_config('ems.bulk_move', 'off', true);
 
      RETURN QUERY SELECT cardinality(moved_listings), conversation_count, fallback_id;
    END
@@ -428,7 +432,7 @@ const TRIGGERS = [
    $$`,
   `CREATE OR REPLACE TRIGGER conversations_validate_owner
      BEFORE UPDATE OF status, seller_id ON conversations
-     FOR EACH ROW WHEN (pg_trigger_depth() = 0)
+     FOR EACH ROW WHEN (pg_trigger_depth() = 0 AND current_setting('ems.bulk_move', true) IS DISTINCT FROM 'on')
      EXECUTE FUNCTION conversations_validate_owner()`,
 
   `CREATE OR REPLACE FUNCTION conversation_ownership_log_fill_company() RETURNS trigger
