@@ -87,17 +87,21 @@ export function killGroup(child: ChildProcess): void {
 
 const RUNNER_APPLICATIONS = ['ems-migrations', 'ems-migration-runner', 'ems-verify'];
 
-/** Polls until a migration session of `database` waits on a lock; returns the waiting statement. */
-export async function waitForBlockedMigration(db: Database, database: string, timeoutMs = 30_000): Promise<string> {
+/**
+ * Polls until a migration session of `database` waits on a lock in a statement matching `pattern`
+ * (other short waits, e.g. an index build waiting for autovacuum, are ignored); returns the statement.
+ */
+export async function waitForBlockedMigration(db: Database, database: string, pattern: RegExp = /./, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [row] = await db.query<{ query: string }>(
+    const rows = await db.query<{ query: string }>(
       `SELECT query FROM pg_stat_activity
-        WHERE datname = $1 AND application_name IN ('ems-migrations', 'ems-migration-runner') AND wait_event_type = 'Lock' LIMIT 1`,
+        WHERE datname = $1 AND application_name IN ('ems-migrations', 'ems-migration-runner') AND wait_event_type = 'Lock'`,
       [database],
     );
-    if (row) return row.query;
-    if (Date.now() > deadline) throw new Error(`no migration session of ${database} waited on a lock within ${timeoutMs} ms`);
+    const match = rows.find((row) => pattern.test(row.query));
+    if (match) return match.query;
+    if (Date.now() > deadline) throw new Error(`no migration session of ${database} waited on a lock in ${pattern} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
