@@ -135,6 +135,48 @@ const ROUTING = [
      RETURN NEXT;
    END
    $$`,
+  // The fallback chain's recipient, locked FOR SHARE as an active member until commit (chosen again
+  // when the first choice stopped being active meanwhile). NULLs when nobody can take over.
+  `CREATE OR REPLACE FUNCTION ems_locked_fallback(
+       p_company_id uuid, p_exclude_seller_id uuid DEFAULT NULL, OUT recipient_id uuid, OUT recipient_type text)
+     LANGUAGE plpgsql AS
+   $$
+   BEGIN
+     FOR attempt IN 1..5 LOOP
+       SELECT f.recipient_id, f.recipient_type INTO recipient_id, recipient_type
+         FROM ems_fallback_recipient(p_company_id, p_exclude_seller_id) f;
+       IF recipient_id IS NULL THEN
+         RETURN;
+       END IF;
+       PERFORM 1 FROM sellers s WHERE s.id = recipient_id AND s.member_status = 'active' FOR SHARE;
+       IF FOUND THEN
+         RETURN;
+       END IF;
+     END LOOP;
+     recipient_id := NULL;
+     recipient_type := NULL;
+   END
+   $$`,
+  // The same for a listing's recipient (get_listing_message_recipient): NULL when nobody can receive.
+  `CREATE OR REPLACE FUNCTION ems_locked_listing_recipient(p_listing_id uuid) RETURNS uuid
+     LANGUAGE plpgsql AS
+   $$
+   DECLARE
+     target uuid;
+   BEGIN
+     FOR attempt IN 1..5 LOOP
+       target := (SELECT r.recipient_id FROM get_listing_message_recipient(p_listing_id) r);
+       IF target IS NULL THEN
+         RETURN NULL;
+       END IF;
+       PERFORM 1 FROM sellers WHERE id = target AND member_status = 'active' FOR SHARE;
+       IF FOUND THEN
+         RETURN target;
+       END IF;
+     END LOOP;
+     RETURN NULL;
+   END
+   $$`,
   // Moves one conversation to another owner (NULL: nobody), logged. Locks the new
   // owner first (FOR SHARE, it must be active) and then the conversation: the global lock order.
   `CREATE OR REPLACE FUNCTION update_conversation_ownership(
@@ -190,16 +232,7 @@ const ROUTING = [
      conversation_count integer := 0;
      actor text := ems_current_actor();
    BEGIN
-     FOR attempt IN 1..5 LOOP
-       SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
-         FROM ems_fallback_recipient(p_company_id, p_seller_id) f;
-       EXIT WHEN fallback_id IS NULL;
-       -- Keep the fallback active until we commit; chosen again if it changed meanwhile.
-       PERFORM 1 FROM sellers WHERE id = fallback_id AND member_status = 'active' FOR SHARE;
-       EXIT WHEN FOUND;
-       fallback_id := NULL;
-       fallback_type := NULL;
-     END LOOP;
+     SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type FROM ems_locked_fallback(p_company_id, p_seller_id) f;
 
      WITH targets AS (
        SELECT id FROM listed_cars
@@ -375,14 +408,8 @@ const TRIGGERS = [
          RETURN NEW;
        END IF;
      END IF;
-     FOR attempt IN 1..5 LOOP
-       SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
-         FROM ems_fallback_recipient(coalesce(NEW.company_id, (SELECT company_id FROM sellers WHERE id = NEW.seller_id))) f;
-       EXIT WHEN fallback_id IS NULL;
-       PERFORM 1 FROM sellers WHERE id = fallback_id AND member_status = 'active' FOR SHARE;
-       EXIT WHEN FOUND;
-       fallback_id := NULL;
-     END LOOP;
+     SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
+       FROM ems_locked_fallback(coalesce(NEW.company_id, (SELECT company_id FROM sellers WHERE id = NEW.seller_id))) f;
      IF fallback_id IS NULL THEN
        RAISE EXCEPTION 'listing % cannot be active: nobody in its company can receive its messages', NEW.id
          USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
@@ -405,21 +432,13 @@ const TRIGGERS = [
    $$
    DECLARE
      reason text := coalesce(nullif(current_setting('ems.transfer_reason', true), ''), 'manual_transfer');
-     target uuid;
    BEGIN
      IF NEW.status = 'open' THEN
        IF NEW.seller_id IS NOT NULL THEN
          PERFORM 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active' FOR SHARE;
        END IF;
        IF NEW.seller_id IS NULL OR NOT FOUND THEN
-         FOR attempt IN 1..5 LOOP
-           target := (SELECT r.recipient_id FROM get_listing_message_recipient(NEW.listing_id) r);
-           EXIT WHEN target IS NULL;
-           PERFORM 1 FROM sellers WHERE id = target AND member_status = 'active' FOR SHARE;
-           EXIT WHEN FOUND;
-           target := NULL;
-         END LOOP;
-         NEW.seller_id := target;
+         NEW.seller_id := ems_locked_listing_recipient(NEW.listing_id);
          reason := 'owner_inactive';
        END IF;
      END IF;
@@ -453,14 +472,12 @@ const TRIGGERS = [
      LANGUAGE plpgsql AS
    $$
    BEGIN
-     FOR attempt IN 1..5 LOOP
-       IF NEW.seller_id IS NULL OR NOT EXISTS (SELECT 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active') THEN
-         NEW.seller_id := (SELECT r.recipient_id FROM get_listing_message_recipient(NEW.listing_id) r);
-       END IF;
-       EXIT WHEN NEW.seller_id IS NULL;
+     IF NEW.seller_id IS NOT NULL THEN
        PERFORM 1 FROM sellers WHERE id = NEW.seller_id AND member_status = 'active' FOR SHARE;
-       EXIT WHEN FOUND;
-     END LOOP;
+     END IF;
+     IF NEW.seller_id IS NULL OR NOT FOUND THEN
+       NEW.seller_id := ems_locked_listing_recipient(NEW.listing_id);
+     END IF;
      RETURN NEW;
    END
    $$`,
@@ -609,6 +626,8 @@ export async function down(knex: Knex): Promise<void> {
     `DROP FUNCTION IF EXISTS ems_restore_member_holdings(uuid)`,
     `DROP FUNCTION IF EXISTS ems_move_holdings_to_fallback(uuid, uuid, text, text)`,
     `DROP FUNCTION IF EXISTS update_conversation_ownership(uuid, uuid, text)`,
+    `DROP FUNCTION IF EXISTS ems_locked_listing_recipient(uuid)`,
+    `DROP FUNCTION IF EXISTS ems_locked_fallback(uuid, uuid)`,
     `DROP FUNCTION IF EXISTS get_listing_message_recipient(uuid)`,
     `DROP FUNCTION IF EXISTS ems_fallback_recipient(uuid, uuid)`,
     `-- squawk-ignore ban-drop-table -- down drops only the table its up created (roll back the code using it first)
