@@ -12,7 +12,7 @@ import { authorize, identifyCaller, type Access, type Caller } from '../domain/c
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { config } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
-import { errorResponse, json, mapError } from './responses';
+import { json, mapError } from './responses';
 import { routeById, type RouteId } from './routes';
 
 /** API Gateway's event with the claims its JWT authorizer (or the local server) verified. */
@@ -119,4 +119,3 @@ export function defineHandler<P = Record<string, never>, B = undefined, R = unkn
   };
 }
 
-export { errorResponse };
