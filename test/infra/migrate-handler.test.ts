@@ -91,20 +91,24 @@ describe('the migration custom resource handler', () => {
     expect(response.PhysicalResourceId).toBe(MIGRATIONS_PHYSICAL_RESOURCE_ID);
   });
 
-  it('keeps the failure reason short enough for the CloudFormation response (4 KB)', async () => {
-    const detail = `missing: ${'index listed_cars_some_very_long_index_name_idx, '.repeat(200)}`;
-    const handler = createMigrationHandler({
+  /** A handler whose (stubbed) run migrated nothing and whose verification reported `checks`. */
+  const handlerReportingVerification = (checks: { name: string; ok: boolean; detail: string }[]) =>
+    createMigrationHandler({
       resolveConnectionString: async () => t.url,
       runMigrations: async () => ({
         ok: false,
         postgresVersion: '17',
         alreadyApplied: [...MIGRATION_NAMES],
         applied: [],
-        verification: { ok: false, checks: [{ name: 'triggers, indexes and columns', ok: false, detail }] },
+        verification: { ok: false, checks },
         failure: { stage: 'verify', message: 'Verification failed after migrating.' },
         totalMs: 1,
       }),
     });
+
+  it('keeps the failure reason short enough for the CloudFormation response (4 KB)', async () => {
+    const detail = `missing: ${'index listed_cars_some_very_long_index_name_idx, '.repeat(200)}`;
+    const handler = handlerReportingVerification([{ name: 'triggers, indexes and columns', ok: false, detail }]);
     const error = await handler(createEvent(first)).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/^Migrations failed at verify: .*triggers, indexes and columns/s);
@@ -115,18 +119,7 @@ describe('the migration custom resource handler', () => {
     ['data breaking the routing invariant', { name: 'routing invariant', ok: false, detail: 'violations (first 1): listing x -> y' }],
     ['a database already migrated by newer code (a rollback)', { name: 'migration status', ok: false, detail: '6 applied; applied but unknown to this code: 20260101000000_next.js' }],
   ])('%s does not fail the deploy (the scheduled verification alarms on it)', async (_name, check) => {
-    const handler = createMigrationHandler({
-      resolveConnectionString: async () => t.url,
-      runMigrations: async () => ({
-        ok: false,
-        postgresVersion: '17',
-        alreadyApplied: [...MIGRATION_NAMES],
-        applied: [],
-        verification: { ok: false, checks: [{ name: 'tables created', ok: true, detail: '3 of 3 present' }, check] },
-        failure: { stage: 'verify', message: 'Verification failed after migrating.' },
-        totalMs: 1,
-      }),
-    });
+    const handler = handlerReportingVerification([{ name: 'tables created', ok: true, detail: '3 of 3 present' }, check]);
     await expect(handler(updateEvent(MIGRATIONS_PHYSICAL_RESOURCE_ID, second, first))).resolves.toMatchObject({
       PhysicalResourceId: MIGRATIONS_PHYSICAL_RESOURCE_ID,
     });
