@@ -46,17 +46,66 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   return parsed.data;
 }
 
+/**
+ * Text PostgreSQL cannot store as sent: U+0000 (text refuses NUL, so the statement fails) and an
+ * unpaired UTF-16 surrogate (not Unicode; UTF-8 encoding would silently store U+FFFD instead).
+ */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function unstorable(text: string): string | undefined {
+  const found = UNSTORABLE.exec(text)?.[0];
+  if (found === undefined) return undefined;
+  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return found === '\u0000' ? 'must not contain the character U+0000 (NUL)' : `must not contain an unpaired UTF-16 surrogate (${code})`;
+}
+
+/** A field name as it may appear in an error message: escaped (JSON style) if it holds such characters itself. */
+const printable = (name: string) => (unstorable(name) ? JSON.stringify(name) : name);
+
+/**
+ * The one check for every request's text (path parameters, query string, JSON body: every string
+ * and every field name, at any depth), before any schema or the database sees it: a 400 naming the
+ * field. Iterative, so a deeply nested body cannot overflow the stack.
+ */
+function assertStorableText(value: unknown, where: string): void {
+  interface Entry { readonly value: unknown; readonly name?: string; readonly parent?: Entry }
+  const pathOf = (entry: Entry): string => {
+    const names: string[] = [];
+    for (let e: Entry | undefined = entry; e?.name !== undefined; e = e.parent) names.unshift(printable(e.name));
+    if (names.length > 8) names.splice(3, names.length - 7, '…'); // a deeply nested field: its start and end say enough
+    return names.length ? names.join('.') : 'value';
+  };
+  const stack: Entry[] = [{ value }];
+  while (stack.length) {
+    const entry = stack.pop()!;
+    const nameProblem = entry.name === undefined ? undefined : unstorable(entry.name);
+    if (nameProblem) throw new ValidationError(`Invalid ${where}: ${pathOf(entry)}: the field name ${nameProblem}`);
+    if (typeof entry.value === 'string') {
+      const problem = unstorable(entry.value);
+      if (problem) throw new ValidationError(`Invalid ${where}: ${pathOf(entry)}: ${problem}`);
+    } else if (Array.isArray(entry.value)) {
+      for (let i = entry.value.length - 1; i >= 0; i--) stack.push({ value: entry.value[i], name: String(i), parent: entry });
+    } else if (entry.value !== null && typeof entry.value === 'object') {
+      const fields = Object.entries(entry.value);
+      for (let i = fields.length - 1; i >= 0; i--) stack.push({ value: fields[i]![1], name: fields[i]![0], parent: entry });
+    }
+  }
+}
+
 function readJsonBody(event: ApiEvent): unknown {
   if (event.body === undefined || event.body === null || event.body === '') throw new ValidationError('A JSON body is required');
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(text) > config().MAX_BODY_BYTES) {
     throw new PayloadTooLargeError(config().MAX_BODY_BYTES);
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new ValidationError('The body is not valid JSON');
   }
+  assertStorableText(body, 'body');
+  return body;
 }
 
 /** A handler for a route of the route table: access, schemas and status come from there. */
@@ -87,6 +136,8 @@ export function defineHandler<P = Record<string, never>, B = undefined, R = unkn
     const started = Date.now();
     let response: APIGatewayProxyStructuredResultV2;
     try {
+      assertStorableText(event.pathParameters ?? {}, 'path parameters');
+      assertStorableText(event.queryStringParameters ?? {}, 'query string');
       const params = spec.params ? parseWith(spec.params, event.pathParameters ?? {}, 'path parameters') : ({} as P);
       const body = spec.body ? parseWith(spec.body, readJsonBody(event), 'body') : (undefined as B);
       const db = await getDatabase();

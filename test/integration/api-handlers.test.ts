@@ -252,5 +252,87 @@ for (const adapter of ['pg', 'data-api'] as const) {
       expect(await contentFingerprint(t.db)).toEqual(before);
     });
   });
+
+  describe('text PostgreSQL cannot store (U+0000, unpaired surrogates): 400 naming the field, nothing written', () => {
+    const admin = () => claimsFor(world.emails.adminA);
+    const buyer = () => claimsFor(world.emails.buyer);
+    const count = async (sql: string, params: unknown[] = []) => Number((await t.db.query<{ n: string }>(sql, params))[0]!.n);
+    const messagesOn = (listingId: string) =>
+      count('SELECT count(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.listing_id = $1', [listingId]);
+    const statusOf = async (sellerId: string) =>
+      (await t.db.query<{ member_status: string }>('SELECT member_status FROM sellers WHERE id = $1', [sellerId]))[0]!.member_status;
+    const audits = () => count('SELECT count(*) AS n FROM company_member_audit');
+
+    /** 400 with the error contract, the field named, no control character echoed back, the database unchanged. */
+    async function expectRefused(routeId: RouteId, event: ApiEvent, field: string) {
+      const before = await contentFingerprint(t.db);
+      const response = parse(await handlers[routeId](event));
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body).toEqual({ error: { code: 'validation_failed', message: expect.any(String) } });
+      expect(response.body.error.message).toContain(`${field}:`);
+      expect(response.body.error.message).not.toMatch(/[\u0000\ud800-\udfff]/);
+      expect(await contentFingerprint(t.db)).toEqual(before);
+      return response;
+    }
+
+    it('POST /messages with U+0000 in the message text (raw JSON escape) → 400, no message stored', async () => {
+      const listingId = await m.listing(t.db, world.memberA, world.companyA);
+      const messagesBefore = await messagesOn(listingId);
+      const conversationsBefore = await count('SELECT count(*) AS n FROM conversations');
+      const rawBody = `{"listingId":"${listingId}","body":"a\\u0000b"}`;
+      expect(JSON.parse(rawBody)).toEqual({ listingId, body: 'a\u0000b' }); // valid JSON
+      const response = await expectRefused('sendMessage', apiEvent('sendMessage', { rawBody, claims: buyer() }), 'body');
+      expect(response.body.error.message).toMatch(/U\+0000/);
+      expect(await messagesOn(listingId)).toBe(messagesBefore);
+      expect(await count('SELECT count(*) AS n FROM conversations')).toBe(conversationsBefore);
+      // The same request without the NUL goes through: the refusal is about the character alone.
+      const ok = await call('sendMessage', { body: { listingId, body: 'ab' }, claims: buyer() });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+      expect(await messagesOn(listingId)).toBe(messagesBefore + 1);
+    });
+
+    it('POST /messages with an unpaired UTF-16 surrogate in the message text → 400, nothing stored (never silently U+FFFD)', async () => {
+      const listingId = await m.listing(t.db, world.memberA, world.companyA);
+      const messagesBefore = await messagesOn(listingId);
+      const rawBody = `{"listingId":"${listingId}","body":"broken \\ud800 text"}`;
+      const response = await expectRefused('sendMessage', apiEvent('sendMessage', { rawBody, claims: buyer() }), 'body');
+      expect(response.body.error.message).toMatch(/surrogate/);
+      expect(await messagesOn(listingId)).toBe(messagesBefore);
+    });
+
+    it('POST /company/members/{sellerId}/remove with U+0000 in reason → 400, the member stays active', async () => {
+      const sellerId = await m.seller(t.db, world.companyA, 'member');
+      const listingId = await m.listing(t.db, sellerId, world.companyA);
+      await m.conversation(t.db, listingId, world.buyer);
+      const auditsBefore = await audits();
+      const event = apiEvent('removeMember', { pathParameters: { sellerId }, rawBody: '{"reason":"left\\u0000the company"}', claims: admin() });
+      const response = await expectRefused('removeMember', event, 'reason');
+      expect(response.body.error.message).toMatch(/U\+0000/);
+      expect(await statusOf(sellerId)).toBe('active');
+      expect(await audits()).toBe(auditsBefore);
+      const [listing] = await t.db.query<{ current_owner_id: string }>('SELECT current_owner_id FROM listed_cars WHERE id = $1', [listingId]);
+      expect(listing!.current_owner_id).toBe(sellerId);
+    });
+
+    it('POST /company/members/{sellerId}/reactivate with U+0000 in reason → 400, the member stays removed', async () => {
+      const sellerId = await m.seller(t.db, world.companyA, 'member');
+      await t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [sellerId]);
+      const auditsBefore = await audits();
+      const event = apiEvent('reactivateMember', {
+        pathParameters: { sellerId },
+        body: { restoreListings: true, reason: 'back\u0000again' },
+        claims: admin(),
+      });
+      const response = await expectRefused('reactivateMember', event, 'reason');
+      expect(response.body.error.message).toMatch(/U\+0000/);
+      expect(await statusOf(sellerId)).toBe('removed');
+      expect(await audits()).toBe(auditsBefore);
+    });
+
+    it('a U+0000 in a query string parameter, even one no route reads → 400 naming it', async () => {
+      const event = { ...apiEvent('getCompanyStats', { claims: admin() }), rawQueryString: 'page=1%00', queryStringParameters: { page: '1\u0000' } };
+      await expectRefused('getCompanyStats', event, 'page');
+    });
+  });
   });
 }
