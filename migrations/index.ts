@@ -14,6 +14,7 @@ import * as memberManagement from './20250622120000_enhanced_member_management';
 import * as ownershipTracking from './20250622121000_messaging_ownership_tracking';
 import * as conversationTracking from './20250622122000_messaging_conversation_tracking';
 import * as finalSetup from './20250622123000_messaging_final_setup';
+import * as companyScopedRouting from './20261130120000_company_scoped_routing';
 
 /** knex reads `config.transaction` to run a migration outside a transaction. */
 export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
@@ -42,11 +43,11 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting];
 
 export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 
-/** The four migrations of the guide, in order (the baseline is not one of them). */
+/** The messaging migrations in order: the guide's four, then the rule changes since (the baseline is not one of them). */
 export const MESSAGING_MIGRATION_NAMES = MIGRATIONS.slice(1).map((m) => m.name);
 
 export const messagingMigrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -3,10 +3,13 @@
  * code so that the API's health check can compare them with knex_migrations
  * without bundling the migrations.
  */
+export const COMPANY_SCOPED_ROUTING_MIGRATION = '20261130120000_company_scoped_routing.js';
+
 export const MIGRATION_NAMES = [
   '20250101000000_base_marketplace_schema.js',
   '20250622120000_enhanced_member_management.js',
   '20250622121000_messaging_ownership_tracking.js',
   '20250622122000_messaging_conversation_tracking.js',
   '20250622123000_messaging_final_setup.js',
+  COMPANY_SCOPED_ROUTING_MIGRATION,
 ] as const;

@@ -39,17 +39,20 @@ interface MemberRow {
   member_status: string;
 }
 
-/** Locks the company (membership changes within one company run one at a time), then reads the member. */
+/**
+ * Locks the member's row and reads it, so the status we check is the one we change (plain SQL may
+ * change it concurrently). The lock order of every membership change, plain SQL included: the
+ * member's row first, then (the database's trigger takes them) the company rows.
+ */
 async function lockMember(tx: Database, companyId: string, sellerId: string): Promise<MemberRow> {
-  const company = await tx.query('SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE', [companyId]);
-  if (company.length === 0) throw new NotFoundError('company', companyId);
-  // Locked, so the status we check is the one we change (plain SQL may change it concurrently).
   const [member] = await tx.query<MemberRow>(
     'SELECT id, member_status FROM sellers WHERE id = $1 AND company_id = $2 FOR NO KEY UPDATE',
     [sellerId, companyId],
   );
-  if (!member) throw new NotFoundError('member', sellerId);
-  return member;
+  if (member) return member;
+  const company = await tx.query('SELECT id FROM companies WHERE id = $1', [companyId]);
+  if (company.length === 0) throw new NotFoundError('company', companyId);
+  throw new NotFoundError('member', sellerId);
 }
 
 interface AuditRow {

@@ -1,8 +1,9 @@
 /**
  * The scheduled verification (EventBridge schedule → this Lambda): runs the
  * same verification as `npm run verify` through the function's database (the
- * RDS Data API in AWS), logs the report, and emits one EMF metric per check
- * plus the total of failed checks, which the CloudWatch alarm watches.
+ * RDS Data API in AWS), logs the report, and emits one EMF metric per check,
+ * one per routing-invariant violation class (its count), plus the total of
+ * failed checks, which the CloudWatch alarm watches.
  *
  * A red report is a result, not an error: it is returned, and the metric
  * raises the alarm. The function throws only when it cannot verify at all
@@ -15,6 +16,11 @@ import { verifyInstallation, type VerificationReport } from '../verification/ver
 
 /** 1 for a failed check, 0 for a passed one; dimension `check` = the check's name. */
 export const CHECK_FAILED_METRIC = 'CheckFailed';
+/**
+ * The number of rows in one routing-invariant violation class (0 included); dimension
+ * `violation` = the class (INVARIANT_VIOLATION_CLASSES), emitted for every class the check counted.
+ */
+export const INVARIANT_VIOLATIONS_METRIC = 'InvariantViolations';
 /** The number of failed checks in the run (the alarm fires at >= 1). */
 export const VERIFICATION_FAILED_METRIC = 'VerificationFailed';
 
@@ -24,6 +30,12 @@ export function publishVerificationMetrics(report: VerificationReport, target: M
     const single = target.singleMetric();
     single.addDimension('check', check.name);
     single.addMetric(CHECK_FAILED_METRIC, MetricUnit.Count, check.ok ? 0 : 1);
+    // A check that could not run counted nothing: its CheckFailed = 1 says so.
+    for (const [violation, count] of Object.entries(check.violations ?? {})) {
+      const perClass = target.singleMetric();
+      perClass.addDimension('violation', violation);
+      perClass.addMetric(INVARIANT_VIOLATIONS_METRIC, MetricUnit.Count, count);
+    }
   }
   target.addMetric(VERIFICATION_FAILED_METRIC, MetricUnit.Count, report.checks.filter((c) => !c.ok).length);
   target.publishStoredMetrics();

@@ -5,12 +5,15 @@
 import { MIGRATIONS } from '../../migrations';
 import { CHECKSUM_TABLE, migrationChecksum } from '../../migrations/lib/checksums';
 import { MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
+import { COMPANY_SCOPED_ROUTING_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
 
 export interface CheckResult {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** The routing invariant check only: the count of every violation class (0 included). */
+  readonly violations?: InvariantViolationCounts;
 }
 
 export interface VerificationReport {
@@ -62,7 +65,9 @@ async function routingFunctionCheck(db: Database): Promise<CheckResult> {
 }
 
 async function installedObjectsCheck(db: Database): Promise<CheckResult> {
-  const rows = await db.query<{ kind: string; name: string }>(MISSING_OBJECTS_SQL, missingObjectsParameters());
+  // What is expected depends on what is applied: migration 5 replaces triggers of migrations 1-4.
+  const companyScopedRouting = (await appliedMigrationNames(db)).includes(COMPANY_SCOPED_ROUTING_MIGRATION);
+  const rows = await db.query<{ kind: string; name: string }>(MISSING_OBJECTS_SQL, missingObjectsParameters({ companyScopedRouting }));
   return rows.length === 0
     ? { name: 'triggers, indexes and columns', ok: true, detail: 'all present and valid' }
     : { name: 'triggers, indexes and columns', ok: false, detail: `missing: ${rows.map((r) => `${r.kind} ${r.name}`).join(', ')}` };
@@ -118,28 +123,104 @@ async function checksumCheck(db: Database): Promise<CheckResult> {
   return { name, ok: true, detail: `${compared} applied migration files unchanged` };
 }
 
-/** ARCHITECTURE.md §3: no active listing and no open conversation owned by a member who is not active. */
+/**
+ * The company-scoped routing invariant (issue 10):
+ * every active listing is held by a valid holder, and every open conversation is held by a
+ * valid holder of its listing, or by nobody (unassigned: the next buyer message goes to the
+ * listing's recipient, so no lead reaches anyone else). A valid holder of listing L is an active member of L's company, or, for an
+ * independent listing (company_id NULL), its seller_id while active.
+ *
+ * The violation classes, in report order. Each violating row counts in exactly one class, the
+ * first that applies: unheld, then holder inactive (a holder row that does not exist counts as
+ * inactive), then outside the listing's company / not the independent listing's seller.
+ */
+export const INVARIANT_VIOLATION_CLASSES = [
+  'listing_unheld',
+  'listing_holder_inactive',
+  'listing_holder_outside_company',
+  'listing_holder_not_its_seller',
+  'conversation_holder_inactive',
+  'conversation_holder_outside_company',
+  'conversation_holder_not_its_seller',
+] as const;
+
+export type InvariantViolationClass = (typeof INVARIANT_VIOLATION_CLASSES)[number];
+
+/** How many example ids the check names per class. */
+export const INVARIANT_EXAMPLES_PER_CLASS = 3;
+
+/**
+ * One row per violated class (none on clean data): `violation` (a class above), `count`, and
+ * `examples` (the smallest ids of that class, comma-separated, at most INVARIANT_EXAMPLES_PER_CLASS).
+ *
+ * Two passes, each joining by primary key: the active listings (partial indexes
+ * `WHERE status = 'active'` exist; inactive rows need not be read) to their holder, and the
+ * open conversations (`conversations_open_by_seller_idx`) to their listing and their holder.
+ * Only violating rows are numbered and sorted, so a clean database costs the two scans and joins.
+ */
 export const INVARIANT_VIOLATIONS_SQL = `
-  SELECT 'listing' AS kind, l.id, l.current_owner_id AS owner_id
-    FROM listed_cars l JOIN sellers s ON s.id = l.current_owner_id
-   WHERE l.status = 'active' AND s.member_status <> 'active'
-  UNION ALL
-  SELECT 'listing', l.id, NULL FROM listed_cars l WHERE l.status = 'active' AND l.current_owner_id IS NULL
-  UNION ALL
-  SELECT 'conversation', c.id, c.seller_id
-    FROM conversations c JOIN sellers s ON s.id = c.seller_id
-   WHERE c.status = 'open' AND s.member_status <> 'active'
-  LIMIT 20`;
+  WITH listing_checks AS (
+    SELECT l.id,
+           CASE WHEN l.current_owner_id IS NULL THEN 'listing_unheld'
+                WHEN s.id IS NULL OR s.member_status <> 'active' THEN 'listing_holder_inactive'
+                WHEN l.company_id IS NOT NULL AND s.company_id IS DISTINCT FROM l.company_id THEN 'listing_holder_outside_company'
+                WHEN l.company_id IS NULL AND s.id <> l.seller_id THEN 'listing_holder_not_its_seller'
+           END AS violation
+      FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
+     WHERE l.status = 'active'
+  ), conversation_checks AS (
+    SELECT c.id,
+           CASE WHEN c.seller_id IS NULL THEN NULL -- unassigned: its next buyer message goes to the listing's recipient
+                WHEN s.id IS NULL OR s.member_status <> 'active' THEN 'conversation_holder_inactive'
+                WHEN l.company_id IS NOT NULL AND s.company_id IS DISTINCT FROM l.company_id THEN 'conversation_holder_outside_company'
+                WHEN l.company_id IS NULL AND s.id <> l.seller_id THEN 'conversation_holder_not_its_seller'
+           END AS violation
+      FROM conversations c
+      JOIN listed_cars l ON l.id = c.listing_id
+      LEFT JOIN sellers s ON s.id = c.seller_id
+     WHERE c.status = 'open'
+  ), violations AS (
+    SELECT violation, id, row_number() OVER (PARTITION BY violation ORDER BY id) AS n
+      FROM (SELECT id, violation FROM listing_checks UNION ALL SELECT id, violation FROM conversation_checks) checked
+     WHERE violation IS NOT NULL
+  )
+  SELECT violation, count(*)::int AS count,
+         string_agg(id::text, ', ' ORDER BY id) FILTER (WHERE n <= ${INVARIANT_EXAMPLES_PER_CLASS}) AS examples
+    FROM violations
+   GROUP BY violation
+   ORDER BY violation`;
+
+export interface InvariantViolationRow {
+  readonly violation: InvariantViolationClass;
+  readonly count: number;
+  readonly examples: string | null;
+}
+
+/** Every class with its count (0 when clean), in INVARIANT_VIOLATION_CLASSES order. */
+export type InvariantViolationCounts = Readonly<Record<InvariantViolationClass, number>>;
 
 async function invariantCheck(db: Database): Promise<CheckResult> {
-  const rows = await db.query<{ kind: string; id: string; owner_id: string | null }>(INVARIANT_VIOLATIONS_SQL);
-  return rows.length === 0
-    ? { name: 'routing invariant', ok: true, detail: 'no active listing or open conversation held by an inactive member' }
-    : {
-        name: 'routing invariant',
-        ok: false,
-        detail: `violations (first ${rows.length}): ${rows.map((r) => `${r.kind} ${r.id} -> ${r.owner_id ?? 'nobody'}`).join(', ')}`,
-      };
+  const name = 'routing invariant';
+  const rows = await db.query<InvariantViolationRow>(INVARIANT_VIOLATIONS_SQL);
+  const byClass = new Map(rows.map((r) => [r.violation, r]));
+  const violations = Object.fromEntries(INVARIANT_VIOLATION_CLASSES.map((c) => [c, Number(byClass.get(c)?.count ?? 0)])) as Record<
+    InvariantViolationClass,
+    number
+  >;
+  const found = INVARIANT_VIOLATION_CLASSES.filter((c) => violations[c] > 0);
+  if (found.length === 0) {
+    return {
+      name,
+      ok: true,
+      detail: 'every active listing and open conversation is held by an active member of its company (or its independent seller)',
+      violations,
+    };
+  }
+  const describe = (c: InvariantViolationClass) => {
+    const examples = byClass.get(c)?.examples;
+    return `${c}: ${violations[c]}${examples ? ` (e.g. ${examples})` : ''}`;
+  };
+  return { name, ok: false, detail: found.map(describe).join(', '), violations };
 }
 
 /**

@@ -4,6 +4,7 @@
  * retention, and a role that may write to that log group and nothing else
  * until something is granted to it.
  */
+import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,6 +29,8 @@ export { METRICS_NAMESPACE, SERVICE_NAME };
 export const DEFAULT_EXTERNAL_MODULES = ['@aws-sdk/*', 'pg-native'];
 
 export interface ProjectFunctionProps {
+  /** Repository folders copied into the bundle, beside index.js, under their last path segment. */
+  readonly bundledFolders?: readonly string[];
   /** Source file exporting `handler`, relative to the repository root. */
   readonly entry: string;
   readonly description: string;
@@ -120,6 +123,14 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
         externalModules: [...DEFAULT_EXTERNAL_MODULES, ...(props.externalModules ?? [])],
         forceDockerBundling: false,
         logLevel: LogLevel.ERROR,
+        commandHooks: props.bundledFolders?.length
+          ? {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (inputDir: string, outputDir: string) =>
+                (props.bundledFolders ?? []).map((folder) => `cp -R "${path.join(inputDir, folder)}" "${path.join(outputDir, path.basename(folder))}"`),
+            }
+          : undefined,
       },
     });
     this.grantPrincipal = this.function.grantPrincipal;

@@ -63,6 +63,8 @@ export class SchemaMigrations extends Construct {
       vpcSubnets: database.isolatedSubnets,
       securityGroups: [securityGroup],
       externalModules: MIGRATION_EXTERNAL_MODULES,
+      // The migrations read the database's code from its .sql files when they run.
+      bundledFolders: ['migrations/sql'],
       environment: {
         DATABASE_SECRET_ARN: database.secret.secretArn,
         DATABASE_NAME,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { sqlFilesNamedIn } from './sql-files';
 
 export const CHECKSUM_TABLE = 'knex_migrations_checksums';
 
@@ -34,13 +35,24 @@ function checksumFromEnvironment(name: string): string | null {
 }
 
 /**
- * sha256 of the migration's TypeScript source; where the source is not on disk,
- * the checksum recorded for it in EMS_MIGRATION_CHECKSUMS; null when neither has it.
+ * sha256 of the migration's TypeScript source followed by each `.sql` file it names
+ * (in name order), read from the migrations folder `dir`; null when the source is not there.
+ */
+export function checksumOfMigrationSources(dir: string, name: string): string | null {
+  const file = path.join(dir, name.replace(/\.js$/, '.ts'));
+  if (!existsSync(file)) return null;
+  const source = readFileSync(file);
+  const hash = createHash('sha256').update(source);
+  for (const sql of sqlFilesNamedIn(source.toString('utf8'))) hash.update(readFileSync(path.join(dir, 'sql', sql)));
+  return hash.digest('hex');
+}
+
+/**
+ * The checksum of the migration's sources (checksumOfMigrationSources); where they are not on
+ * disk, the checksum recorded for it in EMS_MIGRATION_CHECKSUMS; null when neither has it.
  */
 export function migrationChecksum(name: string): string | null {
-  const file = path.join(__dirname, '..', name.replace(/\.js$/, '.ts'));
-  if (!existsSync(file)) return checksumFromEnvironment(name);
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+  return checksumOfMigrationSources(path.join(__dirname, '..'), name) ?? checksumFromEnvironment(name);
 }
 
 export async function recordChecksum(knex: Knex, name: string): Promise<void> {

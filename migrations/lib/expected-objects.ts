@@ -1,7 +1,8 @@
 /**
- * Everything the four messaging migrations install, in one place: migration 4
- * validates it, and the verification (runner, `npm run verify`, scheduled
- * Lambda) checks it again against the live database.
+ * Everything the messaging migrations install, in one place: migration 4
+ * validates what migrations 1-4 install, migration 5 what it changes, and the
+ * verification (runner, `npm run verify`, scheduled Lambda) checks the live
+ * database against the migrations it has applied.
  */
 export const EXPECTED_TABLES = ['company_member_audit', 'conversation_ownership_log', 'company_message_handlers'] as const;
 
@@ -14,6 +15,7 @@ export const EXPECTED_FUNCTIONS = ['get_listing_message_recipient', 'update_conv
 
 export const EXPECTED_VIEWS = ['listing_message_routing', 'active_company_message_handlers', 'active_company_members'] as const;
 
+/** The triggers of migrations 1-4 (what migration 4 validates). */
 export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
   sellers: ['sellers_member_status_guard', 'sellers_member_status_audit', 'sellers_member_status_reassign', 'sellers_company_change_reassign'],
   listed_cars: ['listed_cars_track_ownership', 'listed_cars_validate_owner'],
@@ -21,6 +23,13 @@ export const EXPECTED_TRIGGERS: Record<string, readonly string[]> = {
   messages: ['messages_route_buyer_message'],
   conversation_ownership_log: ['conversation_ownership_log_fill_company'],
   company_message_handlers: ['company_message_handlers_validate', 'company_message_handlers_release', 'company_message_handlers_release_on_delete'],
+};
+
+/** Migration 5 (company-scoped routing) replaces the membership triggers on sellers and adds two. */
+export const COMPANY_SCOPED_ROUTING_TRIGGERS: Record<string, readonly string[]> = {
+  ...EXPECTED_TRIGGERS,
+  sellers: ['sellers_membership_guard', 'sellers_membership_handover', 'sellers_delete_guard'],
+  listed_cars: [...EXPECTED_TRIGGERS.listed_cars!, 'listed_cars_reroute_conversations'],
 };
 
 /** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */
@@ -64,13 +73,15 @@ export const MISSING_OBJECTS_SQL = `
    WHERE NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
                       WHERE c.relname = i AND c.relnamespace = current_schema()::regnamespace AND x.indisvalid)`;
 
-export function missingObjectsParameters(): string[][] {
+/** `companyScopedRouting`: expect what migration 5 installs (once it is applied). */
+export function missingObjectsParameters(options: { companyScopedRouting?: boolean } = {}): string[][] {
+  const triggers = options.companyScopedRouting ? COMPANY_SCOPED_ROUTING_TRIGGERS : EXPECTED_TRIGGERS;
   return [
     [...EXPECTED_TABLES],
     Object.entries(EXPECTED_COLUMNS).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`)),
     [...EXPECTED_FUNCTIONS],
     [...EXPECTED_VIEWS],
-    Object.entries(EXPECTED_TRIGGERS).flatMap(([table, triggers]) => triggers.map((t) => `${table}.${t}`)),
+    Object.entries(triggers).flatMap(([table, triggers]) => triggers.map((t) => `${table}.${t}`)),
     [...EXPECTED_INDEXES],
   ];
 }

@@ -198,3 +198,23 @@ function firstLine(sql: string): string {
   const lines = sql.trim().split('\n').map((line) => line.trim());
   return (lines.find((line) => line !== '' && !line.startsWith('--')) ?? lines[0]!).slice(0, 120);
 }
+
+/**
+ * Makes `CHECK (column IN (values))` the definition of constraint `name`, without a long lock:
+ * when the current list differs, drop and re-add it NOT VALID in one short transaction, then
+ * validate without blocking writes. Idempotent (compares the quoted values of the current definition).
+ */
+export async function setInListCheck(knex: Knex, table: string, name: string, column: string, values: readonly string[]) {
+  const current = await knex.raw('SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = to_regclass(?) AND conname = ?', [
+    table,
+    name,
+  ]);
+  const definition = (current.rows[0] as { def: string } | undefined)?.def ?? '';
+  const quoted = new Set((definition.match(/'[^']*'/g) ?? []).map((q) => q.slice(1, -1)));
+  const same = quoted.size === values.length && values.every((v) => quoted.has(v));
+  const check = `CHECK (${column} IN (${values.map((v) => `'${v}'`).join(', ')}))`;
+  if (!same) {
+    await ddl(knex, [`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${name}`, `ALTER TABLE ${table} ADD CONSTRAINT ${name} ${check} NOT VALID`]);
+  }
+  await addConstraintSafely(knex, table, name, check);
+}

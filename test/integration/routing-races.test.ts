@@ -661,14 +661,14 @@ describe('(d) lock order between a buyer message and a removal', () => {
         //    conversation's reader, the removal for the member's reader.
         await reactivation.query('COMMIT');
         await Promise.all([read, share]);
-        await waitUntil(async () => (await blockersOf('ems-race-1')).includes(readerPid) && (await blockersOf('ems-race-2')).includes(sellerReaderPid));
-        // 6. The member's reader commits: the removal locks the member's row, moves the listing, and
-        //    comes to wait for the conversation (behind the message).
+        // (The message locks the listing's recipient — now the member — and the listing before the
+        // conversation, so it never waits for a seller while holding the conversation: it holds the
+        // member's row FOR SHARE and waits for the conversation's reader, or queues behind the removal.)
+        await waitUntil(async () => (await blockersOf('ems-race-2')).length > 0);
+        // 6. The member's reader commits: the removal locks the member's row (once the message, if it
+        //    holds it, is done), moves the listing, and comes to wait for the conversation.
         await sellerReader.query('COMMIT');
-        await waitUntil(async () => {
-          const blockers = await blockersOf('ems-race-2');
-          return blockers.length > 0 && !blockers.includes(sellerReaderPid);
-        });
+        await sleep(50);
         // 7. The conversation's reader commits: the message gets the conversation, finds it moved to
         //    the member, and routes again — while the removal holds the member's row.
         await reader.query('COMMIT');

@@ -1,0 +1,10 @@
+-- ems_holder_rule for a seller id, read without a lock (a check, not a promise until commit).
+CREATE OR REPLACE FUNCTION ems_can_hold(p_holder_id uuid, p_listing_company_id uuid, p_listing_seller_id uuid)
+  RETURNS boolean
+  LANGUAGE sql STABLE AS
+$$
+  SELECT EXISTS (
+    SELECT 1 FROM sellers s
+     WHERE s.id = p_holder_id
+       AND ems_holder_rule(s.id, s.member_status, s.company_id, p_listing_company_id, p_listing_seller_id))
+$$;
