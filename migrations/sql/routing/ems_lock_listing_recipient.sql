@@ -13,27 +13,34 @@ DECLARE
   target uuid;
 BEGIN
   FOR attempt IN 1..5 LOOP
-    SELECT id, status, company_id, seller_id, current_owner_id INTO l FROM listed_cars WHERE id = p_listing_id;
-    IF NOT FOUND OR (p_active_only AND l.status <> 'active') THEN
-      RETURN NULL;
-    END IF;
-    IF ems_lock_holder(p_preferred, l.company_id, l.seller_id) THEN
-      target := p_preferred;
-    ELSIF ems_lock_holder(l.current_owner_id, l.company_id, l.seller_id) THEN
-      target := l.current_owner_id;
-    ELSIF l.company_id IS NOT NULL THEN
-      SELECT f.recipient_id INTO target FROM ems_locked_fallback(l.company_id) f;
-    ELSE
-      target := NULL;
-    END IF;
-    -- The listing as read must still be the listing as it is: same status, company, seller, holder.
-    PERFORM 1 FROM listed_cars x
-      WHERE x.id = l.id AND x.status = l.status AND x.company_id IS NOT DISTINCT FROM l.company_id
-        AND x.seller_id = l.seller_id AND x.current_owner_id IS NOT DISTINCT FROM l.current_owner_id
-      FOR SHARE;
-    IF FOUND THEN
+    -- Each attempt is a subtransaction: when the listing changed under it, rolling it back releases
+    -- the seller it locked, so a retry never holds one seller while it waits for another.
+    BEGIN
+      SELECT id, status, company_id, seller_id, current_owner_id INTO l FROM listed_cars WHERE id = p_listing_id;
+      IF NOT FOUND OR (p_active_only AND l.status <> 'active') THEN
+        RETURN NULL;
+      END IF;
+      IF ems_lock_holder(p_preferred, l.company_id, l.seller_id) THEN
+        target := p_preferred;
+      ELSIF ems_lock_holder(l.current_owner_id, l.company_id, l.seller_id) THEN
+        target := l.current_owner_id;
+      ELSIF l.company_id IS NOT NULL THEN
+        SELECT f.recipient_id INTO target FROM ems_locked_fallback(l.company_id) f;
+      ELSE
+        target := NULL;
+      END IF;
+      -- The listing as read must still be the listing as it is: same status, company, seller, holder.
+      PERFORM 1 FROM listed_cars x
+        WHERE x.id = l.id AND x.status = l.status AND x.company_id IS NOT DISTINCT FROM l.company_id
+          AND x.seller_id = l.seller_id AND x.current_owner_id IS NOT DISTINCT FROM l.current_owner_id
+        FOR SHARE;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'listing % changed while routing', p_listing_id USING ERRCODE = 'EMS01';
+      END IF;
       RETURN target;
-    END IF;
+    EXCEPTION WHEN SQLSTATE 'EMS01' THEN
+      NULL; -- start over
+    END;
   END LOOP;
   RAISE EXCEPTION 'could not route listing %: it kept changing', p_listing_id USING ERRCODE = '40001';
 END
