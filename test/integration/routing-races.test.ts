@@ -632,7 +632,6 @@ describe('(d) lock order between a buyer message and a removal', () => {
       const reactivation = await pool(0).pool.connect();
       const reader = await pool(3).pool.connect();
       const sellerReader = await pool(4).pool.connect();
-      const pidOf = async (client: pg.PoolClient) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       try {
         // 1. The member is reactivated with restore: the conversation moves back to them (row-locked until commit).
         await reactivation.query('BEGIN');
@@ -640,7 +639,6 @@ describe('(d) lock order between a buyer message and a removal', () => {
         await reactivation.query(`UPDATE sellers SET member_status = 'active' WHERE id = $1`, [member]);
         // 2. The marketplace's code locks the conversation too (say, to mark it read): first in line.
         await reader.query('BEGIN');
-        const readerPid = await pidOf(reader);
         const read = reader.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversationId]);
         await waitForLockWaiters(1);
         // 3. A buyer message locks the handler (the owner it sees) and queues for the conversation.
@@ -650,7 +648,6 @@ describe('(d) lock order between a buyer message and a removal', () => {
         await waitForLockWaiters(2);
         // 4. Some code reads the member's row FOR SHARE (first in line), then a removal of the member queues.
         await sellerReader.query('BEGIN');
-        const sellerReaderPid = await pidOf(sellerReader);
         const share = sellerReader.query('SELECT 1 FROM sellers WHERE id = $1 FOR SHARE', [member]);
         await waitForLockWaiters(3);
         const removal = pool(2)
@@ -668,7 +665,6 @@ describe('(d) lock order between a buyer message and a removal', () => {
         // 6. The member's reader commits: the removal locks the member's row (once the message, if it
         //    holds it, is done), moves the listing, and comes to wait for the conversation.
         await sellerReader.query('COMMIT');
-        await sleep(50);
         // 7. The conversation's reader commits: the message gets the conversation, finds it moved to
         //    the member, and routes again — while the removal holds the member's row.
         await reader.query('COMMIT');

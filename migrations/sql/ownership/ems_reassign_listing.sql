@@ -16,14 +16,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  IF l.company_id IS NULL THEN
-    IF ems_lock_holder(l.seller_id, NULL, l.seller_id) THEN
-      target := l.seller_id;
-      target_type := 'seller';
-    END IF;
-  ELSE
-    SELECT f.recipient_id, f.recipient_type INTO target, target_type FROM ems_locked_fallback(l.company_id) f;
-  END IF;
+  SELECT t.recipient_id, t.recipient_type INTO target, target_type FROM ems_locked_listing_taker(l.company_id, l.seller_id) t;
   UPDATE listed_cars
      SET current_owner_id = target, current_owner_type = coalesce(target_type, 'unassigned'),
          status = CASE WHEN target IS NULL AND status = 'active' THEN 'pending_reassignment' ELSE status END

@@ -14,14 +14,8 @@ BEGIN
   IF ems_lock_holder(NEW.current_owner_id, NEW.company_id, NEW.seller_id) THEN
     RETURN NEW;
   END IF;
-  IF NEW.company_id IS NULL THEN
-    IF ems_lock_holder(NEW.seller_id, NULL, NEW.seller_id) THEN
-      fallback_id := NEW.seller_id;
-      fallback_type := 'seller';
-    END IF;
-  ELSE
-    SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type FROM ems_locked_fallback(NEW.company_id) f;
-  END IF;
+  SELECT t.recipient_id, t.recipient_type INTO fallback_id, fallback_type
+    FROM ems_locked_listing_taker(NEW.company_id, NEW.seller_id) t;
   IF fallback_id IS NULL THEN
     RAISE EXCEPTION 'listing % cannot be active: nobody in its company can receive its messages (an independent listing: its seller is not active)', NEW.id
       USING ERRCODE = 'P0001', DETAIL = 'ems:no_recipient';
