@@ -22,7 +22,14 @@ import type { Knex } from 'knex';
 import * as memberManagement from './20250622120000_enhanced_member_management';
 import * as conversationTracking from './20250622122000_messaging_conversation_tracking';
 import { MISSING_OBJECTS_SQL, missingObjectsParameters } from './lib/expected-objects';
-import { ddl, setInListCheck } from './lib/safe-ddl';
+import {
+  addConstraintSafely,
+  createIndexConcurrently,
+  ddl,
+  dropConstraint,
+  dropIndexConcurrently,
+  setInListCheck,
+} from './lib/safe-ddl';
 import { readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
@@ -62,6 +69,7 @@ const SQL_FILES = [
   'membership/sellers_membership_guard.sql',
   'membership/sellers_membership_handover.sql',
   'membership/sellers_delete_guard.sql',
+  'ownership/conversations_delete_history.sql',
 ];
 
 // Replaced by sellers_membership_guard / sellers_membership_handover and ems_lock_listing_recipient.
@@ -114,6 +122,10 @@ export async function up(knex: Knex): Promise<void> {
   await setInListCheck(knex, 'company_member_audit', 'company_member_audit_action_check', 'action', AUDIT_ACTIONS);
   await setInListCheck(knex, 'conversation_ownership_log', 'conversation_ownership_log_reason_check', 'reason', OWNERSHIP_LOG_REASONS);
   await ddl(knex, [...SQL_FILES.map((file) => readSqlFile(file)), ...SUPERSEDED]);
+  // The bulk hand-over's cost (see ownership/conversations_delete_history.sql): no key check per
+  // log row, and no index nothing reads (the history is read by conversation, stats by company).
+  await dropConstraint(knex, 'conversation_ownership_log', 'conversation_ownership_log_conversation_id_fkey');
+  await dropIndexConcurrently(knex, 'conversation_ownership_log_changed_at_idx');
 
   await healInBatches(knex, LISTINGS_TO_HEAL, `SELECT ems_reassign_listing(id, 'member_left_company') FROM unnest(?::uuid[]) AS id ORDER BY id`);
   await healInBatches(
@@ -136,12 +148,21 @@ export async function down(knex: Knex): Promise<void> {
                    WHERE action = 'left_company'`);
   await knex.raw(`UPDATE conversation_ownership_log SET reason = CASE reason WHEN 'member_left_company' THEN 'member_removed' ELSE 'owner_inactive' END
                    WHERE reason IN ('member_left_company', 'routed_to_recipient')`);
+  await createIndexConcurrently(knex, 'conversation_ownership_log_changed_at_idx', 'ON conversation_ownership_log (changed_at)');
+  await addConstraintSafely(
+    knex,
+    'conversation_ownership_log',
+    'conversation_ownership_log_conversation_id_fkey',
+    'FOREIGN KEY (conversation_id) REFERENCES conversations (id) ON DELETE CASCADE',
+  );
   // The rules as migrations 1 and 3 define them (their up() is idempotent: it re-creates the
   // functions and triggers this migration replaced and leaves everything else as it is)...
   await memberManagement.up(knex);
   await conversationTracking.up(knex);
   // ...then what only this migration added.
   await ddl(knex, [
+    `DROP TRIGGER IF EXISTS conversations_delete_history ON conversations`,
+    `DROP FUNCTION IF EXISTS conversations_delete_history()`,
     `DROP TRIGGER IF EXISTS sellers_delete_guard ON sellers`,
     `DROP TRIGGER IF EXISTS sellers_membership_handover ON sellers`,
     `DROP TRIGGER IF EXISTS sellers_membership_guard ON sellers`,

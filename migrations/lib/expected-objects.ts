@@ -30,6 +30,7 @@ export const COMPANY_SCOPED_ROUTING_TRIGGERS: Record<string, readonly string[]> 
   ...EXPECTED_TRIGGERS,
   sellers: ['sellers_membership_guard', 'sellers_membership_handover', 'sellers_delete_guard'],
   listed_cars: [...EXPECTED_TRIGGERS.listed_cars!, 'listed_cars_reroute_conversations'],
+  conversations: [...EXPECTED_TRIGGERS.conversations!, 'conversations_delete_history'],
 };
 
 /** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */

@@ -124,13 +124,12 @@ export async function dropIndexConcurrently(knex: Knex, name: string, options: D
   await withLockRetry(settings, `drop index ${name}`, () =>
     onOneConnection(knex, async (run) => {
       await run(`SET lock_timeout = '${settings.lockTimeout}'`);
+      await run(`SET statement_timeout = '${settings.statementTimeout}'`);
       try {
-        await run(
-          '-- squawk-ignore require-statement-timeout -- no scan: its only waits are lock waits, bounded by the lock_timeout above\n' +
-            `DROP INDEX CONCURRENTLY IF EXISTS ${name}`,
-        );
+        await run(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
       } finally {
         await run('RESET lock_timeout');
+        await run('RESET statement_timeout');
       }
     }),
   );

@@ -393,6 +393,21 @@ describe('concurrent plain SQL and company moves', () => {
     ]);
   });
 
+  it("deleting conversations deletes their ownership history, and only theirs", async () => {
+    const p = await dealership({ handler: true });
+    const listingId = await m.listing(t.db, p.member, p.companyId);
+    const [gone, other, kept] = [await m.buyer(t.db), await m.buyer(t.db), await m.buyer(t.db)];
+    const goneIds = [await m.conversation(t.db, listingId, gone), await m.conversation(t.db, listingId, other)];
+    const keptId = await m.conversation(t.db, listingId, kept);
+    await viaPlainSql(t.db, p.companyId, p.member); // every conversation gets a second log row
+    const logRows = async (ids: string[]) =>
+      (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM conversation_ownership_log WHERE conversation_id = ANY($1::uuid[])', [ids]))[0]!.n;
+    expect(await logRows(goneIds)).toBe(4);
+    await t.db.query('DELETE FROM conversations WHERE id = ANY($1::uuid[])', [goneIds]);
+    expect(await logRows(goneIds)).toBe(0);
+    expect(await logRows([keptId])).toBe(2);
+  });
+
   it('reactivation does not take back a listing the marketplace handed to someone else since', async () => {
     const p = await dealership({ handler: true });
     const colleague = await m.seller(t.db, p.companyId, 'member');
