@@ -40,7 +40,7 @@ export async function getCompanyStats(db: Database, companyId: string): Promise<
   );
   const changes = await db.query<{ day: string; removals: number; reactivations: number }>(
     `SELECT to_char(date_trunc('day', created_at), 'YYYY-MM-DD') AS day,
-            count(*) FILTER (WHERE action IN ('removed', 'suspended'))::int AS removals,
+            count(*) FILTER (WHERE action IN ('removed', 'suspended', 'left_company'))::int AS removals,
             count(*) FILTER (WHERE action = 'reactivated')::int AS reactivations
        FROM company_member_audit
       WHERE company_id = $1 AND created_at > now() - interval '30 days'

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reactivateMember, removeMember, transferListing } from '../../functions/domain/company-members';
-import { updateMessageHandlers } from '../../functions/domain/company';
+import { getCompanyStats, updateMessageHandlers } from '../../functions/domain/company';
 import { ConflictError } from '../../functions/domain/errors';
 import { getOwnershipHistory, sendBuyerMessage } from '../../functions/domain/messaging';
 import type { Database } from '../../functions/database/port';
@@ -391,6 +391,18 @@ describe('concurrent plain SQL and company moves', () => {
       [p.member, colleague, 'manual_transfer'],
       [colleague, p.handler, 'member_removed'],
     ]);
+  });
+
+  it("a member who moves to another company counts as a removal in the company's statistics", async () => {
+    const p = await dealership();
+    const elsewhere = await m.company(t.db);
+    const [{ today }] = (await t.db.query<{ today: string }>(`SELECT to_char(now(), 'YYYY-MM-DD') AS today`)) as [{ today: string }];
+    await t.db.query('UPDATE sellers SET company_id = $2 WHERE id = $1', [p.member, elsewhere]);
+    const [counts] = await t.db.query<{ removals_last_30_days: string }>('SELECT removals_last_30_days FROM get_member_statistics($1)', [p.companyId]);
+    expect(Number(counts!.removals_last_30_days)).toBe(1);
+    const stats = await getCompanyStats(t.db, p.companyId);
+    expect(stats.membershipChanges).toEqual([{ day: today, removals: 1, reactivations: 0 }]);
+    expect((await getCompanyStats(t.db, elsewhere)).membershipChanges).toEqual([]);
   });
 
   it("deleting conversations deletes their ownership history, and only theirs", async () => {
