@@ -27,6 +27,8 @@ export class MessagingDatabase extends Construct {
   readonly cluster: rds.DatabaseCluster;
   readonly secret: secretsmanager.ISecret;
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
+  /** The master secret's rotation function's group (let into the endpoint and the cluster). */
+  readonly rotationSecurityGroup: ec2.SecurityGroup;
   readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 
   constructor(scope: Construct, id: string, props: MessagingDatabaseProps) {
@@ -106,11 +108,21 @@ export class MessagingDatabase extends Construct {
     this.cluster.node.addDependency(postgresLog);
     this.secret = this.cluster.secret!;
 
+    // The rotation function (a SAR application in the VPC) calls Secrets Manager through the
+    // endpoint and logs in to the cluster: its own group, let into both, with no other egress.
+    // (addRotationSingleUser opens the cluster to the group it is given, but not the endpoint.)
+    this.rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Master secret rotation Lambda: HTTPS to the Secrets Manager endpoint and PostgreSQL to the cluster, nothing else',
+      allowAllOutbound: false,
+    });
     this.cluster.addRotationSingleUser({
       automaticallyAfter: Duration.days(30),
       vpcSubnets: this.isolatedSubnets,
       endpoint: this.secretsManagerEndpoint,
+      securityGroup: this.rotationSecurityGroup,
     });
+    this.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.rotationSecurityGroup, 'Master secret rotation Lambda');
 
     acknowledge(
       this.cluster,
