@@ -16,6 +16,7 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import pg from 'pg';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
+import { migrationLambdaSettings } from '../shared/config';
 import { logger } from '../shared/observability';
 
 /** Stable for the resource's whole life, so an Update never looks like a replacement. */
@@ -211,14 +212,13 @@ export function connectionStringFromSecret(secret: ClusterSecret, fallbackDataba
 let secretsClient: import('@aws-sdk/client-secrets-manager').SecretsManagerClient | undefined;
 
 async function connectionStringFromSecretsManager(): Promise<string> {
-  const secretArn = process.env.DATABASE_SECRET_ARN;
-  if (!secretArn) throw new Error('DATABASE_SECRET_ARN is not set');
+  const { secretArn, databaseName } = migrationLambdaSettings();
   // The Lambda runtime provides the AWS SDK v3 (left out of the bundle); loaded only in production wiring.
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   secretsClient ??= new SecretsManagerClient({});
   const { SecretString } = await secretsClient.send(new GetSecretValueCommand({ SecretId: secretArn }));
   if (!SecretString) throw new Error('The database secret has no SecretString');
-  return connectionStringFromSecret(JSON.parse(SecretString) as ClusterSecret, process.env.DATABASE_NAME);
+  return connectionStringFromSecret(JSON.parse(SecretString) as ClusterSecret, databaseName);
 }
 
 export const handler = createMigrationHandler({ resolveConnectionString: connectionStringFromSecretsManager });

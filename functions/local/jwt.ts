@@ -7,14 +7,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { PROJECT_ROOT } from '../database/local-postgres';
+import { localJwtSettings } from '../shared/config';
 
-export const LOCAL_ISSUER = process.env.LOCAL_JWT_ISSUER ?? 'https://auth.local.enhanced-messaging.dev';
-export const LOCAL_AUDIENCE = process.env.LOCAL_JWT_AUDIENCE ?? 'enhanced-messaging-api';
+export const { issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE } = localJwtSettings();
 const ALGORITHM = 'RS256';
 const KEY_ID = 'local-dev-key';
 
 export function defaultKeyFile(): string {
-  return process.env.LOCAL_JWT_KEY_FILE ?? path.join(PROJECT_ROOT, '.local', 'jwt-signing-key.json');
+  return localJwtSettings().keyFile ?? path.join(PROJECT_ROOT, '.local', 'jwt-signing-key.json');
 }
 
 interface StoredKey {

@@ -3,9 +3,30 @@
  * PostgreSQL (or uses DATABASE_URL), runs the migration runner with its report,
  * loads the demo data and serves every route on http://127.0.0.1:3000 (PORT).
  */
-async function main(): Promise<void> {
+import { resolveReachableDatabaseUrl } from '../database/reachability';
+import { EXIT_CANNOT_CONNECT, EXIT_FAILED, parseCommandLine, runCommandLine } from '../shared/command-line';
+import { checkEnvironment, databaseSettings, localJwtSettings, localServerSettings, migrationSettings } from '../shared/config';
+
+const USAGE = `usage: npm start [-- --with-base-schema]
+
+Starts the embedded PostgreSQL (.local/postgres, port LOCAL_PG_PORT) or uses DATABASE_URL, runs the
+migration runner with its report, loads the demo data and serves every API route on
+http://HOST:PORT (127.0.0.1:3000). Ctrl-C stops it.
+
+  --with-base-schema   create the marketplace's base tables on an empty DATABASE_URL database
+  -h, --help           this text
+
+Environment: DATABASE_URL, LOCAL_PG_PORT, PORT, HOST, EMS_SKIP_DEMO_DATA=1, LOCAL_JWT_KEY_FILE,
+the MIGRATION_* tunables.`;
+
+async function main(): Promise<undefined | number> {
+  const { values } = parseCommandLine({ options: { 'with-base-schema': { type: 'boolean' } } });
+  // Every variable it reads, checked before anything starts.
+  checkEnvironment(databaseSettings, migrationSettings, localJwtSettings, localServerSettings);
+  const { databaseUrl: configuredUrl } = databaseSettings();
+  const settings = localServerSettings();
+
   // Imported here, after the environment defaults below are in place.
-  const { resolveDatabaseUrl } = await import('../database/local-postgres');
   const { useDatabase } = await import('../database/from-config');
   const { PgDatabase } = await import('../database/pg-adapter');
   const { runMessagingMigrations } = await import('../migration-runner/runner');
@@ -14,27 +35,31 @@ async function main(): Promise<void> {
   const { localTokens } = await import('./jwt');
   const { startLocalServer } = await import('./server');
 
-  const usesEmbedded = !process.env.DATABASE_URL?.trim();
+  const usesEmbedded = configuredUrl === undefined;
   console.log(usesEmbedded ? 'Starting the embedded PostgreSQL (.local/postgres)...' : 'Using DATABASE_URL.');
-  const databaseUrl = await resolveDatabaseUrl();
+  const databaseUrl = await resolveReachableDatabaseUrl();
 
   // The embedded database starts empty: create the marketplace's base tables there. Against
   // DATABASE_URL they must already exist, unless --with-base-schema asks for them.
-  const createBaseSchema = usesEmbedded || process.argv.includes('--with-base-schema');
+  const createBaseSchema = usesEmbedded || (values['with-base-schema'] ?? false);
   const report = await runMessagingMigrations({ connectionString: databaseUrl, createBaseSchema, log: (l) => console.log(l) });
+  if (report.failure?.stage === 'connect') {
+    console.error(report.failure.message);
+    return EXIT_CANNOT_CONNECT;
+  }
   if (report.verification) console.log(formatReport(report.verification));
   if (!report.ok) {
     console.error(`Migrations failed: ${report.failure?.message ?? 'verification failed'}`);
-    process.exit(1);
+    return EXIT_FAILED;
   }
 
   const db = new PgDatabase(databaseUrl, { max: 10, applicationName: 'ems-local-api' });
-  if (process.env.EMS_SKIP_DEMO_DATA !== '1') await loadDemoData(db);
+  if (!settings.skipDemoData) await loadDemoData(db);
   process.env.DATABASE_URL = databaseUrl;
   useDatabase(db);
 
   const tokens = await localTokens();
-  const server = await startLocalServer({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1', tokens });
+  const server = await startLocalServer({ port: settings.port, host: settings.host, tokens });
   const buyer = await tokens.sign(DEMO.buyers.bob.email);
   const admin = await tokens.sign(DEMO.sellers.olivia.email);
   const u = server.url;
@@ -70,12 +95,10 @@ Try:
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  return undefined; // serving until Ctrl-C
 }
 
 // Locally, EMF metric lines would drown the request logs; set POWERTOOLS_METRICS_DISABLED=false to see them.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-main().catch((error: Error) => {
-  console.error(`npm start failed: ${error.message}`);
-  process.exit(1);
-});
+runCommandLine(USAGE, main, 'npm start failed');

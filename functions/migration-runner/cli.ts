@@ -3,25 +3,47 @@
  * `npm run migrate:messaging -- --rollback [--yes] [--export-dir DIR]`
  * On the embedded development database the base marketplace schema is created
  * when absent; against DATABASE_URL it must already exist unless asked.
+ *
+ * The arguments and the environment are checked before anything else: `--help`
+ * and a usage error never connect to the database. Exit codes: functions/shared/command-line.ts.
  */
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { PROJECT_ROOT, resolveDatabaseUrl } from '../database/local-postgres';
-import { formatReport } from '../verification/verify';
-import { rollbackMessagingMigrations } from './rollback';
-import { runMessagingMigrations, withRunnerLock, type RunnerReport } from './runner';
+import { resolveReachableDatabaseUrl } from '../database/reachability';
+import { EXIT_CANNOT_CONNECT, EXIT_FAILED, EXIT_OK, parseCommandLine, runCommandLine, UsageError } from '../shared/command-line';
+import { checkEnvironment, databaseSettings, migrationSettings } from '../shared/config';
+import type { RunnerReport } from './runner';
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
+const USAGE = `usage: npm run migrate:messaging -- [--json] [--with-base-schema]
+       npm run migrate:messaging -- --rollback [--yes] [--export-dir <dir>]
+
+Applies the pending messaging migrations in order (pre-flight, status, apply, verify, report)
+on DATABASE_URL, or on the embedded development database when it is unset.
+
+  --json               print the report as JSON
+  --with-base-schema   create the marketplace's base tables on an empty DATABASE_URL database
+  --rollback           export the audit trail, ownership history and handlers, then remove the
+                       messaging migrations (asks first)
+  --yes                roll back without asking (needed without a terminal)
+  --export-dir <dir>   where the rollback exports to (default .local/exports/messaging-<time>)
+  -h, --help           this text
+
+Environment: DATABASE_URL, LOCAL_PG_PORT, MIGRATION_LOCK_TIMEOUT, MIGRATION_STATEMENT_TIMEOUT,
+MIGRATION_LOCK_ATTEMPTS, MIGRATION_BATCH_SIZE (README: Migration safety).`;
+
+const SPEC = {
+  options: {
+    json: { type: 'boolean' },
+    'with-base-schema': { type: 'boolean' },
+    rollback: { type: 'boolean' },
+    yes: { type: 'boolean' },
+    'export-dir': { type: 'string' },
+  },
+} as const;
+
+type Values = ReturnType<typeof parseCommandLine<typeof SPEC.options>>['values'];
 
 async function confirmed(question: string): Promise<boolean> {
-  if (process.argv.includes('--yes')) return true;
-  if (!process.stdin.isTTY) {
-    console.error('Refusing to roll back without confirmation: pass --yes when running without a terminal.');
-    return false;
-  }
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return (await prompt.question(question)).trim().toLowerCase() === 'yes';
@@ -30,25 +52,32 @@ async function confirmed(question: string): Promise<boolean> {
   }
 }
 
-async function rollback(): Promise<number> {
-  const connectionString = await resolveDatabaseUrl();
+async function rollback(values: Values): Promise<number> {
+  if (values['export-dir'] === '') throw new UsageError('--export-dir needs a directory.');
+  if (!values.yes && !process.stdin.isTTY) {
+    throw new UsageError('Refusing to roll back without confirmation: pass --yes when running without a terminal. Nothing was changed.');
+  }
+  const connectionString = await resolveReachableDatabaseUrl();
+  const { PROJECT_ROOT } = await import('../database/local-postgres');
+  const { rollbackMessagingMigrations } = await import('./rollback');
+  const { withRunnerLock } = await import('./runner');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const directory = path.resolve(option('--export-dir') ?? path.join(PROJECT_ROOT, '.local', 'exports', `messaging-${stamp}`));
+  const directory = path.resolve(values['export-dir'] ?? path.join(PROJECT_ROOT, '.local', 'exports', `messaging-${stamp}`));
   console.log('This removes the four enhanced messaging migrations: the member audit trail, the conversation');
   console.log('ownership history and the message handlers will be dropped from the database.');
   console.log(`They are exported first, to ${directory}.`);
-  if (!(await confirmed("Type 'yes' to export and roll back: "))) {
+  if (!values.yes && !(await confirmed("Type 'yes' to export and roll back: "))) {
     console.log('Nothing was changed.');
-    return 1;
+    return EXIT_FAILED;
   }
   const result = await withRunnerLock(connectionString, () => rollbackMessagingMigrations(connectionString, directory, (l) => console.log(l)), {
     log: (l) => console.log(l),
   });
   console.log(`Rolled back ${result.rolledBack.length} migration(s). The exported history is in ${result.export.directory}.`);
-  return 0;
+  return EXIT_OK;
 }
 
-function formatRunnerReport(report: RunnerReport): string {
+function formatRunnerReport(report: RunnerReport, formatReport: (r: NonNullable<RunnerReport['verification']>) => string): string {
   const lines = ['', 'Enhanced Messaging System: migration report', `  PostgreSQL        ${report.postgresVersion}`];
   const stoppedEarly = report.failure?.stage === 'preflight' || report.failure?.stage === 'lock';
   if (!stoppedEarly) {
@@ -63,22 +92,34 @@ function formatRunnerReport(report: RunnerReport): string {
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--rollback')) return rollback();
-  const json = process.argv.includes('--json');
-  const usesEmbedded = !process.env.DATABASE_URL?.trim();
+  const { values } = parseCommandLine(SPEC);
+  if (!values.rollback) {
+    const misplaced = (['yes', 'export-dir'] as const).find((name) => values[name] !== undefined);
+    if (misplaced) throw new UsageError(`--${misplaced} only goes with --rollback.`);
+  } else {
+    const misplaced = (['json', 'with-base-schema'] as const).find((name) => values[name] !== undefined);
+    if (misplaced) throw new UsageError(`--${misplaced} does not go with --rollback.`);
+  }
+  // Every variable the run reads, checked before the first connection (the migrations read them when they load).
+  checkEnvironment(databaseSettings, migrationSettings);
+  const { databaseUrl } = databaseSettings();
+  if (values.rollback) return rollback(values);
+
+  const json = values.json ?? false;
+  const connectionString = await resolveReachableDatabaseUrl();
+  const { runMessagingMigrations } = await import('./runner');
+  const { formatReport } = await import('../verification/verify');
   const report = await runMessagingMigrations({
-    connectionString: await resolveDatabaseUrl(),
-    createBaseSchema: usesEmbedded || process.argv.includes('--with-base-schema'),
+    connectionString,
+    createBaseSchema: databaseUrl === undefined || (values['with-base-schema'] ?? false),
     log: json ? undefined : (line) => console.log(line),
   });
-  console.log(json ? JSON.stringify(report, null, 2) : formatRunnerReport(report));
-  return report.ok ? 0 : 1;
+  if (report.failure?.stage === 'connect') {
+    console.error(report.failure.message);
+    return EXIT_CANNOT_CONNECT;
+  }
+  console.log(json ? JSON.stringify(report, null, 2) : formatRunnerReport(report, formatReport));
+  return report.ok ? EXIT_OK : EXIT_FAILED;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    console.error(`Migration runner could not start: ${error.message}`);
-    process.exit(2);
-  },
-);
+runCommandLine(USAGE, main, 'Migration runner failed');

@@ -13,6 +13,7 @@ import { MIGRATIONS } from '../../migrations';
 import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
 import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APPLICATION_NAME } from '../database/knex-config';
 import { PgDatabase } from '../database/pg-adapter';
+import { connectionFailureReason, databaseTarget, DatabaseUnreachableError } from '../database/reachability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
 
 export const MINIMUM_POSTGRES_MAJOR = 14; // CREATE OR REPLACE TRIGGER
@@ -21,7 +22,7 @@ const RUNNER_LOCK_KEY = 7_305_843_009_213_693_953n;
 
 export class MigrationRunnerError extends Error {
   constructor(
-    readonly stage: 'preflight' | 'lock' | 'migrate' | 'verify',
+    readonly stage: 'connect' | 'preflight' | 'lock' | 'migrate' | 'verify',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -56,6 +57,8 @@ export interface RunnerReport {
 
 interface Preflight {
   readonly postgresVersion: string;
+  /** What the pre-flight found of the marketplace's base tables. */
+  readonly baseTables: 'present' | 'absent, to be created';
 }
 
 async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<Preflight> {
@@ -75,7 +78,7 @@ async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<
   );
   const present = new Set(columns.rows.map((r) => `${r.table_name}.${r.column_name}`));
   const missingTables = BASE_TABLES.filter((t) => !columns.rows.some((r) => r.table_name === t));
-  if (missingTables.length === BASE_TABLES.length && createBaseSchema) return { postgresVersion: version };
+  if (missingTables.length === BASE_TABLES.length && createBaseSchema) return { postgresVersion: version, baseTables: 'absent, to be created' };
   if (missingTables.length > 0) {
     throw new MigrationRunnerError(
       'preflight',
@@ -90,7 +93,7 @@ async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<
   if (missingColumns.length > 0) {
     throw new MigrationRunnerError('preflight', `Base columns missing: ${missingColumns.join(', ')}.`);
   }
-  return { postgresVersion: version };
+  return { postgresVersion: version, baseTables: 'present' };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -176,10 +179,17 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     try {
       await lockClient.connect();
     } catch (error) {
-      throw new MigrationRunnerError('preflight', `Cannot connect to the database: ${(error as Error).message}`, { cause: error });
+      throw new MigrationRunnerError('connect', new DatabaseUnreachableError(databaseTarget(options.connectionString), connectionFailureReason(error)).message, {
+        cause: error,
+      });
     }
-    ({ postgresVersion } = await preflight(lockClient, options.createBaseSchema ?? false));
-    log(`Connected: PostgreSQL ${postgresVersion}; base tables present.`);
+    const found = await preflight(lockClient, options.createBaseSchema ?? false);
+    postgresVersion = found.postgresVersion;
+    log(
+      found.baseTables === 'present'
+        ? `Connected: PostgreSQL ${postgresVersion}; the marketplace's base tables are present.`
+        : `Connected: PostgreSQL ${postgresVersion}; the marketplace's base tables are absent: the baseline migration creates them.`,
+    );
 
     await acquireRunnerLock(lockClient, options.lockWaitMs ?? 10 * 60_000, log);
     knex = knexFactory(migrationKnexConfig(options.connectionString, RUNNER_APPLICATION_NAME));

@@ -1,37 +1,292 @@
 /**
- * Configuration, read and validated once when a function loads: a missing or
- * malformed variable fails the cold start with its name.
+ * Every environment variable the project reads, validated with zod in this one
+ * module: a missing or malformed variable fails with an error naming it and the
+ * form it expects, before anything else happens.
+ *
+ * - `config()` / `loadConfig()`: the Lambda handlers' settings, read once when a
+ *   function loads, so a bad variable fails the cold start.
+ * - `databaseSettings()`, `migrationSettings()`, `localServerSettings()`,
+ *   `localJwtSettings()`, `migrationLambdaSettings()`, `migrationChecksumsFromEnvironment()`:
+ *   the command lines, the migrations and the migration Lambda, each group read
+ *   where it is used (an unset or empty variable takes its default).
+ *
+ * zod/mini (tree-shakeable, no locale bundles): the migration Lambda, which has no other use
+ * for zod, stays small. Every message is this module's own, in English, naming the variable
+ * and the form it expects. The group schemas are built on first use.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
-const schema = z
-  .object({
-    /** node-postgres connection (local server, tests, migration Lambda). */
-    DATABASE_URL: z.string().min(1).optional(),
-    /** RDS Data API (handlers in AWS). */
-    DATA_API_RESOURCE_ARN: z.string().startsWith('arn:').optional(),
-    DATA_API_SECRET_ARN: z.string().startsWith('arn:').optional(),
-    DATA_API_DATABASE: z.string().min(1).optional(),
-    /** Claim identifying the caller (matched against sellers.email / buyers.email). */
-    JWT_IDENTITY_CLAIM: z.string().min(1).default('email'),
-    SERVICE_NAME: z.string().min(1).default('enhanced-messaging'),
-    MAX_BODY_BYTES: z.coerce.number().int().positive().default(16_384),
-  })
-  .refine((c) => c.DATABASE_URL || (c.DATA_API_RESOURCE_ARN && c.DATA_API_SECRET_ARN && c.DATA_API_DATABASE), {
-    message: 'set DATABASE_URL, or all of DATA_API_RESOURCE_ARN, DATA_API_SECRET_ARN and DATA_API_DATABASE',
-  });
+/** A variable that is missing or malformed; `variables` names them. */
+export class ConfigurationError extends Error {
+  constructor(
+    readonly variables: readonly string[],
+    message: string,
+  ) {
+    super(`Invalid configuration: ${message}`);
+    this.name = 'ConfigurationError';
+  }
+}
 
-export type Config = z.infer<typeof schema>;
+type Environment = Readonly<Record<string, string | undefined>>;
+
+interface Variable<T> {
+  readonly schema: z.ZodMiniType<T>;
+  /** The form it must have, for the error message. */
+  readonly expected: string;
+  /** Its value is never repeated in a message (it may hold a password). */
+  readonly secret?: boolean;
+}
+
+const variable = <T>(schema: z.ZodMiniType<T>, expected: string, secret = false): Variable<T> => ({ schema, expected, secret });
+
+const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
+const wholeNumber = (min: number, max: number) =>
+  z.pipe(z.pipe(trimmed(z.regex(/^\d+$/)), z.transform(Number)), z.number().check(z.gte(min), z.lte(max)));
+
+/** A PostgreSQL duration (`lock_timeout`, `statement_timeout`): a positive number with an optional unit. */
+const POSTGRES_DURATION = /^(?=.*[1-9])\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/;
+const duration = () => trimmed(z.regex(POSTGRES_DURATION));
+const onOff = () => z.enum(['0', '1']);
+const postgresUrl = () =>
+  trimmed(
+    z.refine((value: string) => {
+      try {
+        return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }),
+  );
+
+/** Reads the variables of one group; unset or blank ones are left out (they take their defaults). */
+function readGroup<V extends Record<string, Variable<unknown>>>(
+  variables: V,
+  environment: Environment,
+): { [K in keyof V]: V[K] extends Variable<infer T> ? T | undefined : never } {
+  const result: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const names: string[] = [];
+  for (const [name, spec] of Object.entries(variables)) {
+    const raw = environment[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) {
+      result[name] = parsed.data;
+    } else {
+      names.push(name);
+      problems.push(`${name}${spec.secret ? ' (value not shown)' : `=${JSON.stringify(raw)}`}: expected ${spec.expected}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigurationError(names, problems.join('; '));
+  return result as never;
+}
+
+/**
+ * Runs each group's reader and reports every malformed variable of them all at once
+ * (a command checks what it will read before it does anything).
+ */
+export function checkEnvironment(...readers: (() => unknown)[]): void {
+  const errors: ConfigurationError[] = [];
+  for (const read of readers) {
+    try {
+      read();
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      errors.push(error);
+    }
+  }
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length > 1) {
+    const prefix = /^Invalid configuration: /;
+    throw new ConfigurationError(
+      errors.flatMap((e) => e.variables),
+      errors.map((e) => e.message.replace(prefix, '')).join('; '),
+    );
+  }
+}
+
+function lazy<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}
+
+// ---------------------------------------------------------------------------
+// The command lines and the local server.
+
+const databaseVariables = /* @__PURE__ */ lazy(() => ({
+  /** Every command's database; unset: the embedded development cluster. */
+  DATABASE_URL: variable(postgresUrl(), 'a postgres:// or postgresql:// URL', true),
+  /** Port of the embedded development cluster. */
+  LOCAL_PG_PORT: variable(wholeNumber(1, 65_535), 'a TCP port from 1 to 65535'),
+}));
+
+export interface DatabaseSettings {
+  /** DATABASE_URL, trimmed; undefined means the embedded development cluster. */
+  readonly databaseUrl: string | undefined;
+  readonly localPgPort: number;
+}
+
+export function databaseSettings(environment: Environment = process.env): DatabaseSettings {
+  const v = readGroup(databaseVariables(), environment);
+  return { databaseUrl: v.DATABASE_URL, localPgPort: v.LOCAL_PG_PORT ?? 54_329 };
+}
+
+const localServerVariables = /* @__PURE__ */ lazy(() => ({
+  /** `npm start`'s HTTP port (0: any free port). */
+  PORT: variable(wholeNumber(0, 65_535), 'a TCP port from 0 to 65535 (0: any free port)'),
+  HOST: variable(trimmed(z.regex(/^[^\s/]+$/)), 'a host name or IP address to listen on, e.g. 127.0.0.1'),
+  /** `npm start` without the demo data. */
+  EMS_SKIP_DEMO_DATA: variable(onOff(), '1 (skip the demo data) or 0'),
+}));
+
+export interface LocalServerSettings {
+  readonly port: number;
+  readonly host: string;
+  readonly skipDemoData: boolean;
+}
+
+export function localServerSettings(environment: Environment = process.env): LocalServerSettings {
+  const v = readGroup(localServerVariables(), environment);
+  return { port: v.PORT ?? 3000, host: v.HOST ?? '127.0.0.1', skipDemoData: v.EMS_SKIP_DEMO_DATA === '1' };
+}
+
+const localJwtVariables = /* @__PURE__ */ lazy(() => ({
+  LOCAL_JWT_ISSUER: variable(trimmed(z.minLength(1)), 'the issuer (iss) of local tokens'),
+  LOCAL_JWT_AUDIENCE: variable(trimmed(z.minLength(1)), 'the audience (aud) of local tokens'),
+  LOCAL_JWT_KEY_FILE: variable(z.string().check(z.minLength(1)), 'the path of the local signing key file'),
+}));
+
+export interface LocalJwtSettings {
+  readonly issuer: string;
+  readonly audience: string;
+  /** undefined: `.local/jwt-signing-key.json` */
+  readonly keyFile: string | undefined;
+}
+
+export function localJwtSettings(environment: Environment = process.env): LocalJwtSettings {
+  const v = readGroup(localJwtVariables(), environment);
+  return {
+    issuer: v.LOCAL_JWT_ISSUER ?? 'https://auth.local.enhanced-messaging.dev',
+    audience: v.LOCAL_JWT_AUDIENCE ?? 'enhanced-messaging-api',
+    keyFile: v.LOCAL_JWT_KEY_FILE,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The migrations (migrations/lib/safe-ddl.ts) and the migration Lambda.
+
+const migrationVariables = /* @__PURE__ */ lazy(() => ({
+  /** Longest wait for a lock before a DDL statement gives up and retries. */
+  MIGRATION_LOCK_TIMEOUT: variable(duration(), 'a positive PostgreSQL duration such as 2s, 500ms or 1min'),
+  /** Longest time one migration statement may run. */
+  MIGRATION_STATEMENT_TIMEOUT: variable(duration(), 'a positive PostgreSQL duration such as 15min, 90s or 1h'),
+  /** Attempts at a DDL statement whose lock is busy. */
+  MIGRATION_LOCK_ATTEMPTS: variable(wholeNumber(1, 1000), 'a whole number of attempts from 1 to 1000'),
+  /** Rows per committed backfill batch. */
+  MIGRATION_BATCH_SIZE: variable(wholeNumber(1, 1_000_000), 'a whole number of rows from 1 to 1000000'),
+  /** The migrations' own status report off (tests, the bench). */
+  EMS_QUIET_MIGRATIONS: variable(onOff(), '1 (quiet) or 0'),
+}));
+
+export interface MigrationSettings {
+  readonly lockTimeout: string;
+  readonly statementTimeout: string;
+  readonly lockAttempts: number;
+  readonly batchSize: number;
+  readonly quiet: boolean;
+}
+
+export function migrationSettings(environment: Environment = process.env): MigrationSettings {
+  const v = readGroup(migrationVariables(), environment);
+  return {
+    lockTimeout: v.MIGRATION_LOCK_TIMEOUT ?? '2s',
+    statementTimeout: v.MIGRATION_STATEMENT_TIMEOUT ?? '15min',
+    lockAttempts: v.MIGRATION_LOCK_ATTEMPTS ?? 10,
+    batchSize: v.MIGRATION_BATCH_SIZE ?? 5000,
+    quiet: v.EMS_QUIET_MIGRATIONS === '1',
+  };
+}
+
+/**
+ * EMS_MIGRATION_CHECKSUMS (the bundled Lambdas, which have no migration sources): recorded
+ * migration name → sha256 of its sources. null when unset.
+ */
+export function migrationChecksumsFromEnvironment(environment: Environment = process.env): Record<string, unknown> | null {
+  const raw = environment.EMS_MIGRATION_CHECKSUMS;
+  if (!raw) return null;
+  let checksums: unknown;
+  try {
+    checksums = JSON.parse(raw);
+  } catch {
+    throw new ConfigurationError(['EMS_MIGRATION_CHECKSUMS'], 'EMS_MIGRATION_CHECKSUMS is not valid JSON');
+  }
+  if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) {
+    throw new ConfigurationError(['EMS_MIGRATION_CHECKSUMS'], 'EMS_MIGRATION_CHECKSUMS must be a JSON object of migration name to sha256');
+  }
+  return checksums as Record<string, unknown>;
+}
+
+const migrationLambdaVariables = /* @__PURE__ */ lazy(() => ({
+  DATABASE_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), 'the ARN (arn:...) of the cluster secret'),
+  DATABASE_NAME: variable(trimmed(z.minLength(1)), 'a database name'),
+}));
+
+export interface MigrationLambdaSettings {
+  readonly secretArn: string;
+  readonly databaseName: string | undefined;
+}
+
+export function migrationLambdaSettings(environment: Environment = process.env): MigrationLambdaSettings {
+  const v = readGroup(migrationLambdaVariables(), environment);
+  if (!v.DATABASE_SECRET_ARN) throw new ConfigurationError(['DATABASE_SECRET_ARN'], 'DATABASE_SECRET_ARN is not set: expected the ARN of the cluster secret');
+  return { secretArn: v.DATABASE_SECRET_ARN, databaseName: v.DATABASE_NAME };
+}
+
+// ---------------------------------------------------------------------------
+// The Lambda handlers: read and validated once when a function loads.
+
+const handlerVariables = /* @__PURE__ */ lazy(() => ({
+  /** node-postgres connection (local server, tests, migration Lambda). */
+  DATABASE_URL: variable(z.string().check(z.minLength(1)), 'a PostgreSQL connection URL', true),
+  /** RDS Data API (handlers in AWS). */
+  DATA_API_RESOURCE_ARN: variable(z.string().check(z.startsWith('arn:')), 'the ARN (arn:...) of the Aurora cluster'),
+  DATA_API_SECRET_ARN: variable(z.string().check(z.startsWith('arn:')), 'the ARN (arn:...) of the cluster secret'),
+  DATA_API_DATABASE: variable(z.string().check(z.minLength(1)), 'a database name'),
+  /** Claim identifying the caller (matched against sellers.email / buyers.email). */
+  JWT_IDENTITY_CLAIM: variable(z.string().check(z.minLength(1)), 'a JWT claim name'),
+  SERVICE_NAME: variable(z.string().check(z.minLength(1)), 'a service name'),
+  MAX_BODY_BYTES: variable(wholeNumber(1, 2 ** 31), 'a positive whole number of bytes'),
+}));
+
+export interface Config {
+  readonly DATABASE_URL?: string;
+  readonly DATA_API_RESOURCE_ARN?: string;
+  readonly DATA_API_SECRET_ARN?: string;
+  readonly DATA_API_DATABASE?: string;
+  readonly JWT_IDENTITY_CLAIM: string;
+  readonly SERVICE_NAME: string;
+  readonly MAX_BODY_BYTES: number;
+}
 
 let cached: Config | undefined;
 
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(environment);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
-    throw new Error(`Invalid configuration: ${problems}`);
+  const v = readGroup(handlerVariables(), environment);
+  if (!v.DATABASE_URL && !(v.DATA_API_RESOURCE_ARN && v.DATA_API_SECRET_ARN && v.DATA_API_DATABASE)) {
+    throw new ConfigurationError(
+      ['DATABASE_URL', 'DATA_API_RESOURCE_ARN', 'DATA_API_SECRET_ARN', 'DATA_API_DATABASE'],
+      'set DATABASE_URL, or all of DATA_API_RESOURCE_ARN, DATA_API_SECRET_ARN and DATA_API_DATABASE',
+    );
   }
-  return parsed.data;
+  return {
+    ...(v.DATABASE_URL ? { DATABASE_URL: v.DATABASE_URL } : {}),
+    ...(v.DATA_API_RESOURCE_ARN ? { DATA_API_RESOURCE_ARN: v.DATA_API_RESOURCE_ARN } : {}),
+    ...(v.DATA_API_SECRET_ARN ? { DATA_API_SECRET_ARN: v.DATA_API_SECRET_ARN } : {}),
+    ...(v.DATA_API_DATABASE ? { DATA_API_DATABASE: v.DATA_API_DATABASE } : {}),
+    JWT_IDENTITY_CLAIM: v.JWT_IDENTITY_CLAIM ?? 'email',
+    SERVICE_NAME: v.SERVICE_NAME ?? 'enhanced-messaging',
+    MAX_BODY_BYTES: v.MAX_BODY_BYTES ?? 16_384,
+  };
 }
 
 export function config(): Config {

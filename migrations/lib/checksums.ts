@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { migrationChecksumsFromEnvironment } from '../../functions/shared/config';
 import { sqlFilesNamedIn } from './sql-files';
 
 export const CHECKSUM_TABLE = 'knex_migrations_checksums';
@@ -19,18 +20,7 @@ export const CHECKSUM_TABLE = 'knex_migrations_checksums';
 export const MIGRATION_CHECKSUMS_ENV = 'EMS_MIGRATION_CHECKSUMS';
 
 function checksumFromEnvironment(name: string): string | null {
-  const raw = process.env[MIGRATION_CHECKSUMS_ENV];
-  if (!raw) return null;
-  let checksums: unknown;
-  try {
-    checksums = JSON.parse(raw);
-  } catch {
-    throw new Error(`${MIGRATION_CHECKSUMS_ENV} is not valid JSON`);
-  }
-  if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) {
-    throw new Error(`${MIGRATION_CHECKSUMS_ENV} must be a JSON object of migration name to sha256`);
-  }
-  const checksum = (checksums as Record<string, unknown>)[name];
+  const checksum = migrationChecksumsFromEnvironment()?.[name];
   return typeof checksum === 'string' && /^[0-9a-f]{64}$/.test(checksum) ? checksum : null;
 }
 

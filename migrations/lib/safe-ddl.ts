@@ -14,6 +14,7 @@
  * Migrations using these helpers export `config = { transaction: false }`.
  */
 import type { Knex } from 'knex';
+import { migrationSettings } from '../../functions/shared/config';
 
 export interface DdlOptions {
   /** Longest wait for a lock before giving up and retrying. */
@@ -25,10 +26,13 @@ export interface DdlOptions {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
+// The tunables (MIGRATION_LOCK_TIMEOUT, MIGRATION_STATEMENT_TIMEOUT, MIGRATION_LOCK_ATTEMPTS,
+// MIGRATION_BATCH_SIZE), validated when the migrations load: a malformed one fails at once, naming it.
+const SETTINGS = migrationSettings();
 const DEFAULTS: Required<DdlOptions> = {
-  lockTimeout: process.env.MIGRATION_LOCK_TIMEOUT ?? '2s',
-  statementTimeout: process.env.MIGRATION_STATEMENT_TIMEOUT ?? '15min',
-  attempts: Number(process.env.MIGRATION_LOCK_ATTEMPTS ?? 10),
+  lockTimeout: SETTINGS.lockTimeout,
+  statementTimeout: SETTINGS.statementTimeout,
+  attempts: SETTINGS.lockAttempts,
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -190,7 +194,7 @@ export async function backfillInBatches(
   }
 }
 
-export const BACKFILL_BATCH_SIZE = Number(process.env.MIGRATION_BATCH_SIZE ?? 5000);
+export const BACKFILL_BATCH_SIZE = SETTINGS.batchSize;
 
 /** The statement's first line, for messages: leading `--` comments (squawk's explanations) skipped. */
 function firstLine(sql: string): string {

@@ -22,6 +22,8 @@
  * request failed.
  */
 import './quiet';
+// Second: --help, a usage error or a malformed variable ends the run before the product modules load.
+import { BENCH_USAGE, benchArgs } from './command-line';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,19 +35,21 @@ import knexFactory from 'knex';
 import pg from 'pg';
 import { useDatabase } from '../../functions/database/from-config';
 import { migrationKnexConfig } from '../../functions/database/knex-config';
-import { databaseUrl, PROJECT_ROOT, startThrowawayPostgres } from '../../functions/database/local-postgres';
+import { databaseUrl, startThrowawayPostgres } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
+import { assertDatabaseReachable } from '../../functions/database/reachability';
 import { identifyCaller } from '../../functions/domain/callers';
 import { getCompanyStats } from '../../functions/domain/company';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { localTokens } from '../../functions/local/jwt';
 import { startLocalServer } from '../../functions/local/server';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
-import { resetConfig } from '../../functions/shared/config';
+import { runCommandLine } from '../../functions/shared/command-line';
+import { databaseSettings, resetConfig } from '../../functions/shared/config';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 import { MAX_BUNDLE_BYTES, measureBundles } from './bundles';
 import { ExplainingDatabase, explainText, nestedPlans, type CapturedPlan } from './explain';
-import { generateMarketplace, SIZES, type BenchSize, type GeneratedMarketplace } from './generate';
+import { generateMarketplace, type GeneratedMarketplace } from './generate';
 import { startLoad, startLockSampler } from './load';
 import { bytes, int, ms, Report } from './report';
 import { max, median, percentile, round, shuffle, sleep } from './stats';
@@ -54,36 +58,6 @@ const BASELINE_MIGRATION = MIGRATION_NAMES[0];
 const BIG_TABLES = ['listed_cars', 'sellers', 'conversations', 'companies', 'buyers', 'messages'] as const;
 const RECIPIENT_SQL = 'SELECT * FROM get_listing_message_recipient($1)';
 const PK_SQL = 'SELECT * FROM listed_cars WHERE id = $1';
-
-interface Args {
-  readonly size: BenchSize;
-  readonly jsonOut: string;
-  readonly explain: boolean;
-}
-
-const USAGE = 'usage: npm run bench -- [--smoke | --full] [--explain] [--json-out <file>]';
-
-function parseArgs(argv: readonly string[]): Args {
-  let size = SIZES.quick;
-  let jsonOut = path.join(PROJECT_ROOT, '.local', 'bench', 'latest.json');
-  let explain = false;
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i]!;
-    if (arg === '--full') size = SIZES.full;
-    else if (arg === '--smoke') size = SIZES.smoke;
-    else if (arg === '--explain') explain = true;
-    else if (arg === '--json-out' && argv[i + 1]) jsonOut = path.resolve(argv[++i]!);
-    else if (arg.startsWith('--json-out=')) jsonOut = path.resolve(arg.slice('--json-out='.length));
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else {
-      console.error(`unknown argument ${arg}\n${USAGE}`);
-      process.exit(2);
-    }
-  }
-  return { size, jsonOut, explain };
-}
 
 const log = (line: string) => console.log(`» ${line}`);
 
@@ -114,7 +88,7 @@ interface Target {
 
 /** A fresh database: on DATABASE_URL's server when set, else on a throwaway embedded cluster. */
 async function prepareDatabase(): Promise<Target> {
-  const external = process.env.DATABASE_URL?.trim();
+  const external = databaseSettings().databaseUrl;
   const name = `ems_bench_${randomBytes(4).toString('hex')}`;
   const create = (adminUrl: string) => withClient(adminUrl, 'ems-bench-admin', (c) => c.query(`CREATE DATABASE ${name}`));
   if (external) {
@@ -137,8 +111,11 @@ interface StepFailure {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = benchArgs;
   const { size } = args;
+  // A wrong DATABASE_URL is said once, before anything starts (exit code 3).
+  const external = databaseSettings().databaseUrl;
+  if (external) await assertDatabaseReachable(external);
   const smoke = size.name === 'smoke';
   const report = new Report();
   const failures: StepFailure[] = [];
@@ -679,9 +656,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then((code) => process.exit(code))
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+runCommandLine(BENCH_USAGE, main, 'bench failed');

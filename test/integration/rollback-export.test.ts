@@ -45,9 +45,9 @@ afterAll(async () => {
   await rm(exportDir, { recursive: true, force: true });
 });
 
-it('without --yes and without a terminal it refuses and changes nothing', async () => {
+it('without --yes and without a terminal it refuses (a usage error, exit 2) and changes nothing', async () => {
   const result = await rollbackCli('--export-dir', exportDir);
-  expect(result.code).toBe(1);
+  expect(result.code).toBe(2);
   expect(result.output).toContain('pass --yes');
   expect(await tableExists('conversation_ownership_log')).toBe(true);
 });

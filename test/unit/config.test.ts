@@ -2,7 +2,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../functions/database/local-postgres';
-import { loadConfig } from '../../functions/shared/config';
+import {
+  checkEnvironment,
+  ConfigurationError,
+  databaseSettings,
+  loadConfig,
+  localJwtSettings,
+  localServerSettings,
+  migrationLambdaSettings,
+  migrationSettings,
+} from '../../functions/shared/config';
 
 const run = promisify(execFile);
 
@@ -27,5 +36,68 @@ describe('configuration', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DATA') && k !== 'DATABASE_URL'));
     const attempt = run('npx', ['tsx', '-e', "require('./functions/handlers/health.ts')"], { cwd: PROJECT_ROOT, env });
     await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/Invalid configuration: .*DATABASE_URL/) });
+  });
+
+  it('the migration tunables: defaults, accepted forms, and an error naming the variable and the expected form', () => {
+    expect(migrationSettings({})).toEqual({ lockTimeout: '2s', statementTimeout: '15min', lockAttempts: 10, batchSize: 5000, quiet: false });
+    expect(
+      migrationSettings({
+        MIGRATION_LOCK_TIMEOUT: '500ms',
+        MIGRATION_STATEMENT_TIMEOUT: '1h',
+        MIGRATION_LOCK_ATTEMPTS: ' 30 ',
+        MIGRATION_BATCH_SIZE: '50',
+        EMS_QUIET_MIGRATIONS: '1',
+      }),
+    ).toEqual({ lockTimeout: '500ms', statementTimeout: '1h', lockAttempts: 30, batchSize: 50, quiet: true });
+    expect(migrationSettings({ MIGRATION_LOCK_ATTEMPTS: '' }).lockAttempts).toBe(10); // blank: the default
+    expect(() => migrationSettings({ MIGRATION_LOCK_ATTEMPTS: 'abc' })).toThrow(
+      'Invalid configuration: MIGRATION_LOCK_ATTEMPTS="abc": expected a whole number of attempts from 1 to 1000',
+    );
+    for (const attempts of ['0', '-1', '2.5', '1e3', '1001']) {
+      expect(() => migrationSettings({ MIGRATION_LOCK_ATTEMPTS: attempts }), attempts).toThrow(/MIGRATION_LOCK_ATTEMPTS/);
+    }
+    expect(() => migrationSettings({ MIGRATION_BATCH_SIZE: 'lots' })).toThrow(/MIGRATION_BATCH_SIZE="lots": expected a whole number of rows/);
+    // Interpolated into SET LOCAL: only a PostgreSQL duration passes.
+    for (const timeout of ["2s'; DROP TABLE sellers; --", '0', '0s', 'soon', '2 weeks']) {
+      expect(() => migrationSettings({ MIGRATION_LOCK_TIMEOUT: timeout }), timeout).toThrow(/MIGRATION_LOCK_TIMEOUT=.*expected a positive PostgreSQL duration/);
+    }
+    expect(() => migrationSettings({ MIGRATION_STATEMENT_TIMEOUT: 'forever' })).toThrow(/MIGRATION_STATEMENT_TIMEOUT/);
+    expect(() => migrationSettings({ EMS_QUIET_MIGRATIONS: 'yes' })).toThrow(/EMS_QUIET_MIGRATIONS="yes": expected 1 \(quiet\) or 0/);
+  });
+
+  it('the command lines and the local server: DATABASE_URL (never echoed), LOCAL_PG_PORT, PORT, HOST, EMS_SKIP_DEMO_DATA, LOCAL_JWT_*', () => {
+    expect(databaseSettings({})).toEqual({ databaseUrl: undefined, localPgPort: 54_329 });
+    expect(databaseSettings({ DATABASE_URL: ' postgres://u:p@h:5/d ', LOCAL_PG_PORT: '5433' })).toEqual({
+      databaseUrl: 'postgres://u:p@h:5/d',
+      localPgPort: 5433,
+    });
+    expect(() => databaseSettings({ DATABASE_URL: 'mysql://u:secret@h/d' })).toThrow(
+      'Invalid configuration: DATABASE_URL (value not shown): expected a postgres:// or postgresql:// URL',
+    );
+    expect(() => databaseSettings({ LOCAL_PG_PORT: '70000' })).toThrow(/LOCAL_PG_PORT="70000": expected a TCP port/);
+    expect(localServerSettings({})).toEqual({ port: 3000, host: '127.0.0.1', skipDemoData: false });
+    expect(localServerSettings({ PORT: '0', HOST: '0.0.0.0', EMS_SKIP_DEMO_DATA: '1' })).toEqual({ port: 0, host: '0.0.0.0', skipDemoData: true });
+    expect(() => localServerSettings({ PORT: 'eighty' })).toThrow(/PORT="eighty"/);
+    expect(() => localServerSettings({ HOST: 'a host' })).toThrow(/HOST="a host"/);
+    expect(localJwtSettings({ LOCAL_JWT_KEY_FILE: '/tmp/k.json' })).toMatchObject({ keyFile: '/tmp/k.json', audience: 'enhanced-messaging-api' });
+    expect(() => migrationLambdaSettings({})).toThrow(/DATABASE_SECRET_ARN is not set/);
+    expect(() => migrationLambdaSettings({ DATABASE_SECRET_ARN: 'secret' })).toThrow(/DATABASE_SECRET_ARN="secret": expected the ARN/);
+  });
+
+  it('a command checks everything it reads at once, and says every malformed variable', () => {
+    const env = { MIGRATION_LOCK_ATTEMPTS: 'abc', PORT: 'x', DATABASE_URL: 'postgres://h/d' };
+    let error: unknown;
+    try {
+      checkEnvironment(
+        () => databaseSettings(env),
+        () => migrationSettings(env),
+        () => localServerSettings(env),
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).variables).toEqual(['MIGRATION_LOCK_ATTEMPTS', 'PORT']);
+    expect((error as Error).message).toMatch(/^Invalid configuration: MIGRATION_LOCK_ATTEMPTS="abc": .*; PORT="x": /);
   });
 });
