@@ -18,12 +18,17 @@
  *    file-wide ignore, and an ignore that no longer suppresses anything fail
  *    the lint too, so every explanation stays true.
  *
+ * 4. Lints the database's code where it lives, `migrations/sql/<concern>/<name>.sql`, file by
+ *    file, with every rule but the two timeouts: each file is one definition that a
+ *    migration runs through its DDL helper, which sets lock_timeout and
+ *    statement_timeout first (step 3 sees those statements as they are sent).
+ *
  * Exit status: 0 clean; 1 on any squawk error, unexplained warning or bad
  * ignore; 2 when the lint could not run.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -289,6 +294,14 @@ function forTerminal(text: string): string {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** The database's code, one definition per file (migrations/sql/<concern>/<name>.sql). */
+async function sqlFileFindings(): Promise<{ files: string[]; findings: SquawkFinding[] }> {
+  const root = path.join(PROJECT_ROOT, 'migrations', 'sql');
+  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.sql')).sort().map((f) => path.join(root, f));
+  // The timeouts are the DDL helper's (migrations/lib/safe-ddl.ts), set before each file runs.
+  return { files, findings: squawkFindings(OUTPUT_DIR, ['--exclude=require-lock-timeout,require-statement-timeout', ...files]) };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   process.env.EMS_QUIET_MIGRATIONS = '1';
@@ -316,6 +329,8 @@ async function main(): Promise<number> {
   } finally {
     await rm(bare, { recursive: true, force: true });
   }
+
+  const sqlFiles = await sqlFileFindings();
 
   const problems: string[] = [];
   const ignores = runs.flatMap((run) => {
@@ -380,7 +395,16 @@ async function main(): Promise<number> {
   }
   if (problems.length > 0) console.log(`\nIgnore comments:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 
-  const ok = findings.length === 0 && problems.length === 0;
+  console.log(
+    `\n  ${sqlFiles.findings.length > 0 ? '✗' : '✓'} migrations/sql/: ${plural(sqlFiles.files.length, 'file')} linted where they live` +
+      ` (every rule but the timeouts, which the DDL helper sets)${sqlFiles.findings.length > 0 ? `: ${plural(sqlFiles.findings.length, 'finding')}` : ''}`,
+  );
+  if (sqlFiles.findings.length > 0) {
+    const report = squawk(OUTPUT_DIR, ['--exclude=require-lock-timeout,require-statement-timeout', ...new Set(sqlFiles.findings.map((f) => f.file))]);
+    console.log(forTerminal(report.stdout + report.stderr));
+  }
+
+  const ok = findings.length === 0 && problems.length === 0 && sqlFiles.findings.length === 0;
   console.log(
     `\nsquawk: ${plural(errors, 'error')}, ${warnings > 0 ? `${plural(warnings, 'unexplained warning')}, ` : ''}` +
       `${plural(explained.length, 'explained warning')} in ${plural(statements, 'statement')}` +
