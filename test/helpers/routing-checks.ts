@@ -1,7 +1,8 @@
 /**
- * Checks and tools shared by the routing property and race tests:
- *  - company-scoped readers of the routing invariant, the conversation ownership
- *    chains and the member audit chains;
+ * Checks and tools shared by the routing property, race and stress tests:
+ *  - the company-scoped routing invariant (COMPANY_SCOPED_INVARIANT_SQL: the tests' own
+ *    definition, independent of the verification's), the conversation ownership chains and
+ *    the member audit chains;
  *  - a Database wrapper that records, per committed transaction, its xid and a
  *    snapshot taken as its last statement before COMMIT (commit-order proofs);
  *  - a gate that holds several transactions at their first statement and
@@ -29,30 +30,98 @@ export function refusalCode(error: unknown): string | undefined {
 /* Company-scoped invariant and chain checks                           */
 /* ------------------------------------------------------------------ */
 
-/** The §3 invariant restricted to one company (same rules as INVARIANT_VIOLATIONS_SQL, no LIMIT). */
-export async function invariantViolationsIn(db: Database, companyId: string): Promise<Row[]> {
-  return db.query(
-    `SELECT 'listing' AS kind, l.id, l.current_owner_id AS owner_id, s.member_status AS owner_status
-       FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
-      WHERE l.company_id = $1 AND l.status = 'active' AND (s.id IS NULL OR s.member_status <> 'active')
-     UNION ALL
-     SELECT 'conversation', c.id, c.seller_id, s.member_status
-       FROM conversations c JOIN listed_cars l ON l.id = c.listing_id JOIN sellers s ON s.id = c.seller_id
-      WHERE l.company_id = $1 AND c.status = 'open' AND s.member_status <> 'active'`,
-    [companyId],
-  );
+/**
+ * THE company-scoped routing invariant of the tests (README "How routing works"), one row per
+ * violation, over the whole database:
+ *  - every active listing is held (`current_owner_id`) by someone the holder rule allows: an
+ *    active member of the listing's company, or, for an independent listing (company_id NULL),
+ *    its own seller (`seller_id`) while active;
+ *  - every open conversation is held (`conversations.seller_id`) by someone the rule allows for
+ *    ITS listing (whatever the listing's status), or by nobody (NULL: unassigned, allowed: its
+ *    next buyer message goes to the listing's recipient).
+ * Columns: kind ('listing' | 'conversation'), id, listing_id, company_id (the listing's),
+ * holder_id, holder_status, holder_company_id, and violation, the class of the row (the first
+ * that applies): `<kind>_unheld` (an active listing held by nobody), `<kind>_holder_inactive`
+ * (the holder is not an active seller, or no such seller), `<kind>_holder_not_its_seller` (an
+ * independent listing held by someone other than its seller), `<kind>_holder_outside_company`
+ * (a company listing held by someone who is not a member of that company).
+ *
+ * A second definition ON PURPOSE: it is written here, from the README, independently of
+ * functions/verification/verify.ts (INVARIANT_VIOLATIONS_SQL) and of the SQL's own holder rule
+ * (ems_holder_rule), and must stay so: a bug in one definition is then caught by the other
+ * (tests assert this one; verifyInstallation asserts that one). Do not import either here.
+ */
+export const COMPANY_SCOPED_INVARIANT_SQL = `
+  WITH held AS (
+    SELECT 'listing'::text AS kind, l.id, l.id AS listing_id, l.company_id, l.seller_id AS listing_seller_id,
+           l.current_owner_id AS holder_id
+      FROM listed_cars l
+     WHERE l.status = 'active'
+    UNION ALL
+    SELECT 'conversation'::text, c.id, c.listing_id, l.company_id, l.seller_id, c.seller_id
+      FROM conversations c JOIN listed_cars l ON l.id = c.listing_id
+     WHERE c.status = 'open' AND c.seller_id IS NOT NULL -- NULL: unassigned, allowed
+  ), judged AS (
+    SELECT h.*, s.member_status AS holder_status, s.company_id AS holder_company_id,
+           (s.member_status = 'active'
+            AND CASE WHEN h.company_id IS NULL THEN s.id = h.listing_seller_id
+                     ELSE s.company_id IS NOT NULL AND s.company_id = h.company_id END) AS allowed
+      FROM held h LEFT JOIN sellers s ON s.id = h.holder_id
+  )
+  SELECT kind, id, listing_id, company_id, holder_id, holder_status, holder_company_id,
+         kind || CASE WHEN holder_id IS NULL THEN '_unheld'
+                      WHEN holder_status IS DISTINCT FROM 'active' THEN '_holder_inactive'
+                      WHEN company_id IS NULL THEN '_holder_not_its_seller'
+                      ELSE '_holder_outside_company' END AS violation
+    FROM judged
+   WHERE allowed IS NOT TRUE
+   ORDER BY kind, id`;
+
+export interface InvariantViolation {
+  kind: 'listing' | 'conversation';
+  id: string;
+  listing_id: string;
+  company_id: string | null;
+  holder_id: string | null;
+  holder_status: string | null;
+  holder_company_id: string | null;
+  violation: string;
+}
+
+/** Every violation of COMPANY_SCOPED_INVARIANT_SQL in the whole database. */
+export async function invariantViolations(db: Database): Promise<InvariantViolation[]> {
+  return db.query<InvariantViolation>(COMPANY_SCOPED_INVARIANT_SQL);
+}
+
+/** The violations of COMPANY_SCOPED_INVARIANT_SQL about the listings of the given company (or companies). */
+export async function invariantViolationsIn(db: Database, companyIds: string | readonly string[]): Promise<InvariantViolation[]> {
+  return db.query<InvariantViolation>(`SELECT v.* FROM (${COMPANY_SCOPED_INVARIANT_SQL}) v WHERE v.company_id = ANY ($1::uuid[])`, [
+    typeof companyIds === 'string' ? [companyIds] : companyIds,
+  ]);
+}
+
+/** Companies (one id or several), or explicit rows: what a chain check looks at. */
+export type ChainScope = string | readonly string[] | { readonly listings?: readonly string[]; readonly sellers?: readonly string[] };
+
+function scopeParameters(scope: ChainScope): [string[], string[], string[]] {
+  if (typeof scope === 'string') return [[scope], [], []];
+  if (Array.isArray(scope)) return [[...(scope as readonly string[])], [], []];
+  const rows = scope as { listings?: readonly string[]; sellers?: readonly string[] };
+  return [[], [...(rows.listings ?? [])], [...(rows.sellers ?? [])]];
 }
 
 /**
- * Every conversation of the company has an unbroken ownership chain: ordered by id, the
- * first row starts it (previous NULL, 'conversation_started'), each row's previous owner is
- * the row before's new owner, no row is a no-op, changed_at never goes back, and the last
- * row's new owner is the conversation's current seller.
+ * Every conversation in scope (of the companies' listings, or of the given listings) has an
+ * unbroken ownership chain: ordered by id, the first row starts it (previous NULL,
+ * 'conversation_started'), each row's previous owner is the row before's new owner, no row is a
+ * no-op, changed_at never goes back, and the last row's new owner is the conversation's current seller.
  */
-export async function ownershipChainProblems(db: Database, companyId: string): Promise<Row[]> {
+export async function ownershipChainProblems(db: Database, scope: ChainScope): Promise<Row[]> {
+  const [companies, listings] = scopeParameters(scope);
   return db.query(
     `WITH convs AS (
-       SELECT c.id, c.seller_id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id WHERE l.company_id = $1
+       SELECT c.id, c.seller_id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id
+        WHERE l.company_id = ANY ($1::uuid[]) OR c.listing_id = ANY ($2::uuid[])
      ), log AS (
        SELECT g.*, row_number() OVER w AS n, lag(g.new_owner_id) OVER w AS before_new, lag(g.changed_at) OVER w AS before_at,
               lead(g.id) OVER w AS next_id
@@ -77,36 +146,43 @@ export async function ownershipChainProblems(db: Database, companyId: string): P
      UNION ALL
      SELECT log.conversation_id, 'last row is not the current owner', log.id FROM log JOIN convs c ON c.id = log.conversation_id
       WHERE log.next_id IS NULL AND log.new_owner_id IS DISTINCT FROM c.seller_id`,
-    [companyId],
+    [companies, listings],
   );
 }
 
 /**
- * Per member of the company, the audit rows ordered by id form a consistent history:
- * the first starts from 'active' (members are created active), each starts from the
- * status the previous one left, none is a no-op, the action matches the new status,
- * and the last one's status is the member's current status.
+ * Per member in scope (members of the companies now, or the given sellers), all their audit
+ * rows (whatever company each names) ordered by id form a consistent history: the first starts
+ * from 'active' (members are created active), each starts from the status the previous one left,
+ * the action matches the change (a 'left_company' row is a move while active: active to active;
+ * any other row changes the status, and its action names the new status), and the last one's
+ * status is the member's current status.
  */
-export async function auditChainProblems(db: Database, companyId: string): Promise<Row[]> {
+export async function auditChainProblems(db: Database, scope: ChainScope): Promise<Row[]> {
+  const [companies, , sellers] = scopeParameters(scope);
   return db.query(
     `WITH a AS (
        SELECT a.*, lag(a.new_status) OVER w AS before_new, lead(a.id) OVER w AS next_id, row_number() OVER w AS n
          FROM company_member_audit a JOIN sellers s ON s.id = a.seller_id
-        WHERE s.company_id = $1
+        WHERE s.company_id = ANY ($1::uuid[]) OR s.id = ANY ($2::uuid[])
        WINDOW w AS (PARTITION BY a.seller_id ORDER BY a.id)
      )
      SELECT seller_id, id, 'first audit row does not start from active' AS problem FROM a WHERE n = 1 AND previous_status <> 'active'
      UNION ALL
      SELECT seller_id, id, 'previous_status is not the prior new_status' FROM a WHERE n > 1 AND previous_status <> before_new
      UNION ALL
-     SELECT seller_id, id, 'no-op audit row' FROM a WHERE previous_status = new_status
+     SELECT seller_id, id, 'no-op audit row' FROM a WHERE previous_status = new_status AND action <> 'left_company'
+     UNION ALL
+     SELECT seller_id, id, 'left_company row is not a move while active' FROM a
+      WHERE action = 'left_company' AND (previous_status <> 'active' OR new_status <> 'active')
      UNION ALL
      SELECT seller_id, id, 'action does not match new_status' FROM a
-      WHERE action <> CASE new_status WHEN 'active' THEN 'reactivated' WHEN 'suspended' THEN 'suspended' ELSE 'removed' END
+      WHERE action <> 'left_company'
+        AND action <> CASE new_status WHEN 'active' THEN 'reactivated' WHEN 'suspended' THEN 'suspended' ELSE 'removed' END
      UNION ALL
      SELECT a.seller_id, a.id, 'last audit row is not the current status' FROM a JOIN sellers s ON s.id = a.seller_id
       WHERE a.next_id IS NULL AND a.new_status <> s.member_status`,
-    [companyId],
+    [companies, sellers],
   );
 }
 

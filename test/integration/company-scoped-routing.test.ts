@@ -5,8 +5,9 @@
  * marketplace's code writes it, and the API's domain services.
  *
  * Every test runs on a fresh copy of a migrated database, and after every test the
- * company-scoped invariant (COMPANY_SCOPED_INVARIANT_SQL, below) is asserted on the whole
- * database, so each test also proves the invariant holds after everything it did.
+ * company-scoped invariant (COMPANY_SCOPED_INVARIANT_SQL, test/helpers/routing-checks.ts) is
+ * asserted on the whole database, so each test also proves the invariant holds after everything
+ * it did.
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,46 +17,8 @@ import { reactivateMember, removeMember, transferListing } from '../../functions
 import { sendBuyerMessage } from '../../functions/domain/messaging';
 import { migrateToLatest, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
-import { ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
+import { COMPANY_SCOPED_INVARIANT_SQL, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 import { createTemplateDatabase, type TemplateDatabase } from '../helpers/template-database';
-
-/* ------------------------------------------------------------------ */
-/* The invariant (spec: "Invariant (after every commit, every path)")  */
-/* ------------------------------------------------------------------ */
-
-/**
- * Every violation of the company-scoped invariant in the whole database, one row each, named
- * by class. A valid holder of listing L is a seller S with S.member_status = 'active' and
- * (L.company_id IS NULL ? S.id = L.seller_id : S.company_id = L.company_id).
- *  - every active listing is held (current_owner_id) by a valid holder (never NULL);
- *  - every open conversation is held (seller_id) by a valid holder of its listing, or by
- *    nobody only when nobody can receive it (get_listing_message_recipient names nobody).
- */
-const COMPANY_SCOPED_INVARIANT_SQL = `
-  SELECT 'listing' AS kind, l.id, l.company_id, l.current_owner_id AS holder_id,
-         CASE WHEN l.current_owner_id IS NULL THEN 'listing_unheld'
-              WHEN s.member_status <> 'active' THEN 'listing_holder_inactive'
-              WHEN l.company_id IS NULL THEN 'listing_holder_not_its_seller'
-              ELSE 'listing_holder_outside_company' END AS violation
-    FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
-   WHERE l.status = 'active'
-     AND NOT coalesce(s.member_status = 'active'
-                      AND CASE WHEN l.company_id IS NULL THEN s.id = l.seller_id
-                               ELSE s.company_id IS NOT DISTINCT FROM l.company_id END, false)
-  UNION ALL
-  SELECT 'conversation', c.id, l.company_id, c.seller_id,
-         CASE WHEN c.seller_id IS NULL THEN 'conversation_unheld_while_someone_can_receive'
-              WHEN s.member_status <> 'active' THEN 'conversation_holder_inactive'
-              WHEN l.company_id IS NULL THEN 'conversation_holder_not_its_seller'
-              ELSE 'conversation_holder_outside_company' END
-    FROM conversations c JOIN listed_cars l ON l.id = c.listing_id LEFT JOIN sellers s ON s.id = c.seller_id
-   WHERE c.status = 'open'
-     AND CASE WHEN c.seller_id IS NULL
-              THEN (SELECT r.recipient_id FROM get_listing_message_recipient(l.id) r) IS NOT NULL
-              ELSE NOT coalesce(s.member_status = 'active'
-                                AND CASE WHEN l.company_id IS NULL THEN s.id = l.seller_id
-                                         ELSE s.company_id IS NOT DISTINCT FROM l.company_id END, false)
-         END`;
 
 /* ------------------------------------------------------------------ */
 /* One migrated database per test                                      */

@@ -27,30 +27,11 @@ import { DomainError } from '../../functions/domain/errors';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
-import { refusalCode } from '../helpers/routing-checks';
+import { COMPANY_SCOPED_INVARIANT_SQL, refusalCode } from '../helpers/routing-checks';
 
 const LONG = process.env.EMS_LONG_TESTS === '1';
 const DURATION_MS = Number(process.env.EMS_STRESS_MS ?? (LONG ? 60_000 : 10_000));
 const WORKERS = 8;
-
-/** The company-scoped invariant (same definition as company-scoped-routing.test.ts): one row per violation. */
-const COMPANY_SCOPED_INVARIANT_SQL = `
-  SELECT 'listing' AS kind, l.id, l.company_id, l.current_owner_id AS holder_id, s.company_id AS holder_company, s.member_status AS holder_status
-    FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
-   WHERE l.status = 'active'
-     AND NOT coalesce(s.member_status = 'active'
-                      AND CASE WHEN l.company_id IS NULL THEN s.id = l.seller_id
-                               ELSE s.company_id IS NOT DISTINCT FROM l.company_id END, false)
-  UNION ALL
-  SELECT 'conversation', c.id, l.company_id, c.seller_id, s.company_id, s.member_status
-    FROM conversations c JOIN listed_cars l ON l.id = c.listing_id LEFT JOIN sellers s ON s.id = c.seller_id
-   WHERE c.status = 'open'
-     AND CASE WHEN c.seller_id IS NULL
-              THEN (SELECT r.recipient_id FROM get_listing_message_recipient(l.id) r) IS NOT NULL
-              ELSE NOT coalesce(s.member_status = 'active'
-                                AND CASE WHEN l.company_id IS NULL THEN s.id = l.seller_id
-                                         ELSE s.company_id IS NOT DISTINCT FROM l.company_id END, false)
-         END`;
 
 let t: TestDatabase;
 const pools = new Map<string, PgDatabase>();

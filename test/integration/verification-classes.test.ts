@@ -23,6 +23,7 @@ import {
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/names';
 import * as m from '../helpers/marketplace';
+import { invariantViolations } from '../helpers/routing-checks';
 
 let t: TestDatabase;
 
@@ -110,6 +111,11 @@ async function invariant(): Promise<{ check: CheckResult; failed: string[] }> {
   const report = await verifyInstallation(t.db);
   const check = report.checks.find((c) => c.name === 'routing invariant')!;
   expect(report.ok).toBe(report.checks.every((c) => c.ok));
+  // The tests' own definition of the invariant (test/helpers/routing-checks.ts, written apart on
+  // purpose) agrees with the verification's on every state here, class by class.
+  const ours = zeroCounts();
+  for (const v of await invariantViolations(t.db)) ours[v.violation as InvariantViolationClass] += 1;
+  expect(ours, "the tests' invariant (COMPANY_SCOPED_INVARIANT_SQL) counts as the verification does").toEqual(check.violations);
   return { check, failed: report.checks.filter((c) => !c.ok).map((c) => c.name) };
 }
 
