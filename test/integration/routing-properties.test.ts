@@ -47,21 +47,6 @@ import * as m from '../helpers/marketplace';
 import { auditChainProblems, invariantViolations, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 
 const LONG = process.env.EMS_LONG_TESTS === '1';
-/*
- * KNOWN SQL BUGS (reported; each has an `it.fails` below that turns red once it is fixed). The model
- * predicts what the README promises; while a bug stands, the property steps around it, explicitly
- * and only there. EMS_PROPERTY_KNOWN_BUGS=1 runs without these allowances (the property then fails).
- *  1. A seller without a company (`sellers.company_id` NULL) who stops being active keeps their active
- *     independent listings: ems_move_holdings_to_fallback compares listed_cars.company_id with the NULL
- *     company, so neither its company pass nor its "leftover" pass selects them. Allowance: the
- *     generator skips the removal or suspension (plain SQL) of such a seller while they hold a live listing.
- *  2. (Reached through 1.) get_listing_message_recipient raises `record "fallback" is not assigned yet`
- *     for a live independent listing whose holder may not hold it, instead of no_active_recipient.
- *  3. The audit row (and removeMember's summary) of a removal does not count the conversations moved off
- *     the member with their other listings (ems_reassign_listing moves and logs them, uncounted).
- *     Allowance: the expected conversations_moved leaves those out.
- */
-const KNOWN_BUG_ALLOWANCES = process.env.EMS_PROPERTY_KNOWN_BUGS !== '1';
 const NUM_RUNS = Number(process.env.EMS_PROPERTY_RUNS ?? (LONG ? 300 : 30));
 const MAX_STEPS = LONG ? 60 : 30;
 const SEED = process.env.EMS_PROPERTY_SEED ? Number(process.env.EMS_PROPERTY_SEED) : undefined;
@@ -314,9 +299,8 @@ function moveConversation(x: Expectation, id: string, to: string | null, reason:
 /**
  * One listing whose holder may no longer hold it, to whoever may (company fallback; independent: its
  * seller), else parked; its open conversations held by someone who may not hold them follow.
- * Returns how many of them it moved off `leaving`.
  */
-function reassignListing(x: Expectation, listingId: string, reason: string, leaving: string): number {
+function reassignListing(x: Expectation, listingId: string, reason: string): void {
   const w = x.world;
   const l = w.listings.get(listingId)!;
   let target: { id: string; type: string } | null;
@@ -326,14 +310,9 @@ function reassignListing(x: Expectation, listingId: string, reason: string, leav
   if (l.owner !== to || (to === null && l.status === 'active')) {
     w.listings.set(listingId, { ...l, owner: to, type: target?.type ?? 'unassigned', status: to === null && l.status === 'active' ? 'pending_reassignment' : l.status });
   }
-  let movedOff = 0;
   for (const [id, c] of sorted(w.conversations)) {
-    if (c.listing === listingId && c.status === 'open' && c.seller !== to && !canHold(w, c.seller, l)) {
-      moveConversation(x, id, to, reason);
-      if (c.seller === leaving) movedOff += 1;
-    }
+    if (c.listing === listingId && c.status === 'open' && c.seller !== to && !canHold(w, c.seller, l)) moveConversation(x, id, to, reason);
   }
-  return movedOff;
 }
 
 /**
@@ -360,12 +339,11 @@ function moveHoldings(x: Expectation, sellerId: string, company: string | null, 
     }
   }
   let leftovers = 0;
-  let uncounted = 0; // known SQL bug 3
   if (scope === 'member') {
     // Whatever company it belongs to (or none): a member who may hold nothing keeps no active listing.
     for (const [id, l] of sorted(w.listings)) {
       if (l.owner === sellerId && l.status === 'active') {
-        uncounted += reassignListing(x, id, reason, sellerId);
+        reassignListing(x, id, reason);
         leftovers += 1;
       }
     }
@@ -374,7 +352,7 @@ function moveHoldings(x: Expectation, sellerId: string, company: string | null, 
   }
   // What moved: every conversation this hand-over moved off them (one log row each).
   const conversations = x.log.slice(logged).filter((e) => e.previous_owner_id === sellerId).length;
-  return { listings: moved.length + leftovers, conversations: KNOWN_BUG_ALLOWANCES ? conversations - uncounted : conversations, movedTo: target?.id ?? null };
+  return { listings: moved.length + leftovers, conversations, movedTo: target?.id ?? null };
 }
 
 /** A reactivated member gets back what they listed in their current company and a fallback still holds, with its conversations. */
@@ -396,7 +374,6 @@ function restoreHoldings(x: Expectation, sellerId: string) {
   return { listings, conversations };
 }
 
-const holdsActiveListing = (w: World, sellerId: string) => [...w.listings.values()].some((l) => l.owner === sellerId && l.status === 'active');
 
 const otherActiveAdmin = (w: World, company: string, sellerId: string) =>
   [...w.people.entries()].some(([id, p]) => id !== sellerId && p.company === company && p.status === 'active' && isAdminish(p.role));
@@ -624,9 +601,6 @@ async function step(run: Run, op: Op): Promise<string> {
       const via: Path = op.kind === 'remove' ? op.path : 'sql';
       const companyId = p.company ?? run.companies[0]!;
       line = `${op.kind} ${label(id)} via ${via}`;
-      if (KNOWN_BUG_ALLOWANCES && via === 'sql' && p.status === 'active' && p.company === null && holdsActiveListing(before, id)) {
-        return `${line}: skipped (known SQL bug 1)`;
-      }
       if (via === 'service' && p.company === null) refusal = 'not_found'; // the service names a company
       else if (via === 'service' && p.status === 'removed') refusal = 'already_removed';
       else refusal = updateMember(x, id, { status: next }, { actor: via === 'service' ? ACTOR : sqlActor });
@@ -1054,11 +1028,7 @@ it('re-prioritising an active handler leaves what it holds as handler where it i
   expect((await getOwnershipHistory(t.db, conversationId)).map((h) => h.reason)).toEqual(['conversation_started', 'member_removed']);
 });
 
-/*
- * The KNOWN SQL BUGS of the top of this file, each reduced to its minimal reproduction. Each
- * `it.fails` passes while its bug stands and fails once it is fixed: then make it a plain `it` and
- * drop that bug's allowance (KNOWN_BUG_ALLOWANCES).
- */
+/* Three bugs this property found, each reduced to its minimal reproduction. */
 async function independentSellerWithLiveListing() {
   const sellerId = await m.seller(t.db, null, 'member');
   const listingId = await m.listing(t.db, sellerId, null);
@@ -1069,7 +1039,7 @@ const listingRow = async (listingId: string) =>
 /** Leaves the shared database consistent for the property (a listing that is not active is outside the invariant). */
 const retire = (listingId: string) => t.db.query(`UPDATE listed_cars SET status = 'archived' WHERE id = $1`, [listingId]);
 
-it.fails('KNOWN SQL BUG 1: removing a seller without a company parks their live independent listing (it stays held by the removed seller)', async () => {
+it('removing a seller without a company parks their live independent listing', async () => {
   const { sellerId, listingId } = await independentSellerWithLiveListing();
   try {
     await t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [sellerId]);
@@ -1080,7 +1050,7 @@ it.fails('KNOWN SQL BUG 1: removing a seller without a company parks their live 
   }
 });
 
-it.fails('KNOWN SQL BUG 2: the lookup of a live independent listing whose holder may not hold it answers no_active_recipient (it raises)', async () => {
+it('the lookup of a live independent listing whose holder may not hold it answers no_active_recipient', async () => {
   const { sellerId, listingId } = await independentSellerWithLiveListing();
   try {
     // The state the bug above leaves (made here without any trigger, so this stands on its own).
@@ -1088,15 +1058,13 @@ it.fails('KNOWN SQL BUG 2: the lookup of a live independent listing whose holder
       await tx.query('SET LOCAL session_replication_role = replica');
       await tx.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [sellerId]);
     });
-    // Today: ERROR record "fallback" is not assigned yet (get_listing_message_recipient reads the
-    // fallback record, assigned only for a company listing).
     expect(await m.recipientOf(t.db, listingId)).toMatchObject({ recipient_id: null, routing_reason: 'no_active_recipient' });
   } finally {
     await retire(listingId);
   }
 });
 
-it.fails("KNOWN SQL BUG 3: a removal's audit row counts the conversations moved off the member with their independent listing", async () => {
+it("a removal's audit row counts the conversations moved off the member with their independent listing", async () => {
   const companyId = await m.company(t.db);
   await m.seller(t.db, companyId, 'owner');
   const member = await m.seller(t.db, companyId, 'member');
@@ -1108,7 +1076,7 @@ it.fails("KNOWN SQL BUG 3: a removal's audit row counts the conversations moved 
     [null, member, 'conversation_started'],
     [member, null, 'member_removed'],
   ]);
-  // ...but the audit row says no conversation moved (today: 0).
+  // ...and the audit row counts it.
   const [audit] = await t.db.query('SELECT listings_moved, conversations_moved FROM company_member_audit WHERE seller_id = $1', [member]);
   expect(audit).toEqual({ listings_moved: 1, conversations_moved: 1 });
 });

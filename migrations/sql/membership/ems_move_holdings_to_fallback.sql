@@ -17,6 +17,7 @@ DECLARE
   conversation_count integer := 0;
   leftover_count integer := 0;
   leftover record;
+  leftover_conversations integer;
   actor text := ems_current_actor();
 BEGIN
   SELECT f.recipient_id, f.recipient_type INTO fallback_id, fallback_type
@@ -54,9 +55,10 @@ BEGIN
   -- Anything else a member who may hold nothing still holds (independent listings, rows written
   -- before these rules): one at a time, each to whoever may hold it.
   IF p_scope = 'member' THEN
+    leftover_conversations := (SELECT count(*) FROM conversations WHERE seller_id = p_seller_id AND status = 'open');
     FOR leftover IN
       SELECT id FROM listed_cars
-       WHERE current_owner_id = p_seller_id AND status = 'active' AND company_id IS DISTINCT FROM p_company_id
+       WHERE current_owner_id = p_seller_id AND status = 'active' AND (p_company_id IS NULL OR company_id IS DISTINCT FROM p_company_id)
        ORDER BY id
     LOOP
       PERFORM ems_reassign_listing(leftover.id, p_reason);
@@ -65,10 +67,11 @@ BEGIN
     FOR leftover IN
       SELECT id, listing_id FROM conversations WHERE seller_id = p_seller_id AND status = 'open' ORDER BY id
     LOOP
-      IF update_conversation_ownership(leftover.id, ems_lock_listing_recipient(leftover.listing_id, false), p_reason) THEN
-        conversation_count := conversation_count + 1;
-      END IF;
+      PERFORM update_conversation_ownership(leftover.id, ems_lock_listing_recipient(leftover.listing_id, false), p_reason);
     END LOOP;
+    -- Moved with their listing or on their own: what they no longer hold.
+    conversation_count := conversation_count + leftover_conversations
+                          - (SELECT count(*) FROM conversations WHERE seller_id = p_seller_id AND status = 'open');
   END IF;
 
   RETURN QUERY SELECT cardinality(moved_listings) + leftover_count, conversation_count, fallback_id;

@@ -9,7 +9,9 @@ CREATE OR REPLACE FUNCTION get_listing_message_recipient(p_listing_id uuid)
 $$
 DECLARE
   l record;
-  fallback record;
+  fallback_id uuid;
+  fallback_name text;
+  fallback_type text;
 BEGIN
   SELECT lc.id AS id, lc.status, lc.company_id AS company, lc.current_owner_id AS owner_id,
          lc.current_owner_type AS owner_type, o.name AS owner_name,
@@ -31,13 +33,14 @@ BEGIN
     routing_reason := 'owner_active';
   ELSE
     IF l.company IS NOT NULL THEN
-      SELECT * INTO fallback FROM ems_fallback_recipient(l.company);
+      SELECT f.recipient_id, f.recipient_name, f.recipient_type INTO fallback_id, fallback_name, fallback_type
+        FROM ems_fallback_recipient(l.company) f;
     END IF;
-    IF fallback.recipient_id IS NOT NULL THEN
-      recipient_id := fallback.recipient_id;
-      recipient_name := fallback.recipient_name;
-      recipient_type := fallback.recipient_type;
-      routing_reason := 'owner_inactive_' || fallback.recipient_type;
+    IF fallback_id IS NOT NULL THEN
+      recipient_id := fallback_id;
+      recipient_name := fallback_name;
+      recipient_type := fallback_type;
+      routing_reason := 'owner_inactive_' || fallback_type;
     ELSE
       routing_reason := 'no_active_recipient';
     END IF;
