@@ -1,12 +1,26 @@
 /**
- * The migration custom resource's handler (custom_resources.Provider onEvent),
- * run by CloudFormation on every deploy that changes the migrations.
+ * The migration custom resource's handler (custom_resources.Provider, with an
+ * isComplete waiter), run by CloudFormation on every deploy that changes the
+ * migrations. One Lambda serves both of the Provider's calls (`handler`
+ * dispatches on the marker onEvent adds to the event).
  *
- * - Create / Update: waits for the database (Aurora Serverless v2 may be
- *   resuming from auto-pause, the secret may be mid-rotation), then runs the
- *   migration runner: pending migrations in order, then the verification.
- *   Anything short of a green report THROWS: the Provider turns the error into
- *   a FAILED response, so the deploy fails and CloudFormation rolls back.
+ * - onEvent (Create / Update): checks the properties and answers at once,
+ *   marking the event with the time this deploy started migrating. The
+ *   Provider's waiter then calls isComplete every few seconds.
+ * - isComplete: one slice of work, time-budgeted: waits for the database
+ *   (Aurora Serverless v2 may be resuming from auto-pause, the secret may be
+ *   mid-rotation), then runs the migration runner with a deadline. Pending
+ *   migrations are applied in order; at the deadline the runner stops between
+ *   two steps (functions/migration-runner/deadline.ts) and the slice answers
+ *   "not complete"; the next slice carries on (every step is idempotent, the
+ *   backfills resume). Once nothing is pending, the verification runs and the
+ *   slice answers "complete". A slice that finds another runner at work, or
+ *   loses its connection, also answers "not complete". Anything else short of
+ *   a green report THROWS: the Provider reports FAILED, the deploy fails and
+ *   CloudFormation rolls back; so does a deploy still migrating after its
+ *   limit (the work done stays done: the next deploy carries on).
+ * - An event whose MigrationsHash is not the one this code was built with is a
+ *   rollback while this code is still deployed: complete at once, nothing run.
  * - Delete: does nothing. Removing the stack, or this resource, never touches
  *   the data; the cluster itself is snapshotted on deletion.
  *
@@ -21,6 +35,11 @@ import { logger } from '../shared/observability';
 
 /** Stable for the resource's whole life, so an Update never looks like a replacement. */
 export const MIGRATIONS_PHYSICAL_RESOURCE_ID = 'enhanced-messaging-migrations';
+
+/** The Lambda's environment (set by infra/constructs/schema-migrations.ts). */
+export const MIGRATIONS_HASH_ENV = 'EMS_MIGRATIONS_HASH';
+export const SLICE_SECONDS_ENV = 'MIGRATION_SLICE_SECONDS';
+export const DEPLOY_MINUTES_ENV = 'MIGRATION_DEPLOY_MINUTES';
 
 export interface ConnectRetryOptions {
   /** Give up once this much time has passed since the first attempt. */
@@ -41,21 +60,60 @@ export const DEFAULT_CONNECT_RETRY: ConnectRetryOptions = {
   connectTimeoutMs: 15_000,
 };
 
+/** The time limits of the deploy-time migrations (README: Deploying, "Migrations of any size"). */
+export interface MigrationTimeLimits {
+  /** Working time of one isComplete invocation (a slice). */
+  readonly sliceMs: number;
+  /** How long one deploy may keep migrating, from its onEvent, before it fails. */
+  readonly deployMs: number;
+  /**
+   * Kept free at the end of an invocation (the statement running at the deadline, the
+   * verification), when the Lambda context says how much time is left.
+   */
+  readonly reserveMs: number;
+}
+
+/**
+ * For the 15-minute Lambda: 9 minutes of work per slice, 6 kept free (a statement may run 4 more
+ * minutes, MIGRATION_STATEMENT_TIMEOUT, then the verification); 45 minutes per deploy, inside
+ * CloudFormation's one-hour limit for a custom resource.
+ */
+export const DEFAULT_TIME_LIMITS: MigrationTimeLimits = { sliceMs: 9 * 60_000, deployMs: 45 * 60_000, reserveMs: 6 * 60_000 };
+
 export interface MigrationHandlerOptions {
   /** A node-postgres connection string; called again on every connection attempt (the password may rotate). */
   readonly resolveConnectionString: () => Promise<string>;
   readonly connectRetry?: Partial<ConnectRetryOptions>;
-  /** How long to wait for another runner holding the migration lock. */
-  readonly lockWaitMs?: number;
+  readonly limits?: Partial<MigrationTimeLimits>;
+  /** The MigrationsHash this code was built with; an event naming another is not migrated. Unset: every event is. */
+  readonly migrationsHash?: string;
   readonly runMigrations?: (options: RunnerOptions) => Promise<RunnerReport>;
 }
 
-export interface MigrationResourceResponse {
+type CfnEvent = CloudFormationCustomResourceEvent;
+
+/** What onEvent adds to the event (the Provider passes onEvent's answer on to isComplete, merged into the event). */
+export const STARTED_AT_KEY = 'MigrationStartedAt';
+
+export interface OnEventResponse {
   readonly PhysicalResourceId: string;
+  /** ISO time this deploy started migrating; only the handler reads it (CloudFormation never sees it). */
+  readonly [STARTED_AT_KEY]: string;
+}
+
+/** The event isComplete receives: CloudFormation's, with onEvent's answer merged in. */
+export type IsCompleteEvent = CfnEvent & OnEventResponse & { readonly Data?: Record<string, string> };
+
+export interface IsCompleteResponse {
+  readonly IsComplete: boolean;
+  /** Only with IsComplete true (the Provider refuses Data otherwise). */
   readonly Data?: Record<string, string>;
 }
 
-type MigrationEvent = CloudFormationCustomResourceEvent;
+/** What the Lambda runtime passes as the context (the part used here). */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -131,25 +189,71 @@ export function failsTheDeploy(report: RunnerReport): boolean {
   });
 }
 
-export function createMigrationHandler(options: MigrationHandlerOptions) {
+/** A lost connection (failover, restart, a killed session): the next slice simply tries again. */
+const CONNECTION_LOST =
+  /Connection terminated|terminating connection|server closed the connection|Connection ended unexpectedly|ECONNRESET|EPIPE|ETIMEDOUT|the database system is (shutting down|starting up|in recovery mode)/i;
+
+export function isConnectionLoss(message: string): boolean {
+  return CONNECTION_LOST.test(message);
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} minute${Math.round(ms / 60_000) === 1 ? '' : 's'}`;
+
+export function createMigrationHandlers(options: MigrationHandlerOptions) {
   const retry = { ...DEFAULT_CONNECT_RETRY, ...options.connectRetry };
+  const limits = { ...DEFAULT_TIME_LIMITS, ...options.limits };
   const run = options.runMigrations ?? runMessagingMigrations;
 
-  return async (event: MigrationEvent): Promise<MigrationResourceResponse> => {
+  /** Checks the properties (a bad one fails the deploy at once) and starts the clock of this deploy. */
+  async function onEvent(event: CfnEvent): Promise<OnEventResponse> {
+    logger.appendKeys({ requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
+    try {
+      const physicalResourceId = event.RequestType === 'Create' ? MIGRATIONS_PHYSICAL_RESOURCE_ID : event.PhysicalResourceId;
+      if (event.RequestType !== 'Delete') readFlag(event.ResourceProperties.CreateBaseSchema, 'CreateBaseSchema');
+      return { PhysicalResourceId: physicalResourceId, [STARTED_AT_KEY]: new Date().toISOString() };
+    } finally {
+      logger.removeKeys(['requestType', 'logicalResourceId']);
+    }
+  }
+
+  /** One slice: migrate until the slice's deadline; complete once nothing is pending and the verification passed. */
+  async function isComplete(event: IsCompleteEvent, context?: InvocationContext): Promise<IsCompleteResponse> {
+    const invoked = Date.now();
     logger.appendKeys({ requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
     try {
       if (event.RequestType === 'Delete') {
         logger.info('delete: nothing to do, the data stays');
-        return { PhysicalResourceId: event.PhysicalResourceId };
+        return { IsComplete: true };
       }
-
+      const migrationsHash = String(event.ResourceProperties.MigrationsHash ?? '');
+      if (options.migrationsHash !== undefined && migrationsHash !== options.migrationsHash) {
+        logger.warn('the event names other migrations than this code carries (a rollback while this code is still deployed): nothing migrated', {
+          eventMigrationsHash: migrationsHash,
+          codeMigrationsHash: options.migrationsHash,
+        });
+        return { IsComplete: true, Data: { Skipped: 'true' } };
+      }
       const createBaseSchema = readFlag(event.ResourceProperties.CreateBaseSchema, 'CreateBaseSchema');
-      logger.info('migrating', { migrationsHash: event.ResourceProperties.MigrationsHash, createBaseSchema });
+
+      const startedAt = Date.parse(event[STARTED_AT_KEY]);
+      const deployDeadline = (Number.isNaN(startedAt) ? invoked : startedAt) + limits.deployMs;
+      const tooLong = (pending: readonly string[]) =>
+        new Error(
+          `Migrations did not finish within ${minutes(limits.deployMs)} of this deploy; still pending: ${pending.join(', ') || 'the verification'}. ` +
+            'Everything applied so far is kept and the next deploy carries on from there.',
+        );
+      if (invoked >= deployDeadline) throw tooLong([]);
+      let deadline = Math.min(invoked + limits.sliceMs, deployDeadline);
+      if (context) deadline = Math.min(deadline, invoked + context.getRemainingTimeInMillis() - limits.reserveMs);
+
+      logger.info('migrating (one slice)', { migrationsHash, createBaseSchema, sliceMs: deadline - invoked });
       const connectionString = await waitForDatabase(options.resolveConnectionString, retry);
       const report = await run({
         connectionString,
         createBaseSchema,
-        lockWaitMs: options.lockWaitMs ?? 5 * 60_000,
+        // Another runner at work: wait for it within this slice, then let the next slice try again.
+        lockWaitMs: Math.max(1_000, deadline - Date.now()),
+        deadline,
         log: (line) => logger.info(line),
       });
       logger.info('migration report', {
@@ -157,19 +261,35 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
         postgresVersion: report.postgresVersion,
         alreadyApplied: report.alreadyApplied,
         applied: report.applied,
+        incomplete: report.incomplete,
         failure: report.failure,
         checks: report.verification?.checks,
         totalMs: report.totalMs,
       });
+
+      const retryable =
+        report.incomplete !== undefined ||
+        report.failure?.stage === 'lock' ||
+        (report.failure !== undefined && report.failure.stage !== 'verify' && isConnectionLoss(report.failure.message));
+      if (retryable) {
+        const pending = report.incomplete?.pending ?? [];
+        if (Date.now() >= deployDeadline) throw tooLong(pending);
+        logger.info('not complete yet: the next slice carries on', {
+          pending,
+          interrupted: report.incomplete?.interrupted,
+          reason: report.incomplete ? 'time limit of the slice' : report.failure?.message,
+        });
+        return { IsComplete: false };
+      }
       if (failsTheDeploy(report)) throw new Error(describeFailure(report));
       if (!report.ok) logger.warn('migrated; the verification reports findings for the scheduled check to alarm on', { failure: report.failure });
 
+      const applied = [...report.alreadyApplied, ...report.applied.map((m) => m.name)];
       return {
-        PhysicalResourceId: MIGRATIONS_PHYSICAL_RESOURCE_ID,
+        IsComplete: true,
         Data: {
-          Applied: report.applied.map((m) => m.name).join(','),
-          AppliedCount: String(report.applied.length),
-          AlreadyAppliedCount: String(report.alreadyApplied.length),
+          AppliedCount: String(applied.length),
+          LatestMigration: applied[applied.length - 1] ?? '',
           PostgresVersion: report.postgresVersion,
         },
       };
@@ -179,7 +299,14 @@ export function createMigrationHandler(options: MigrationHandlerOptions) {
     } finally {
       logger.removeKeys(['requestType', 'logicalResourceId']);
     }
-  };
+  }
+
+  /** The Lambda's entry point for both calls: isComplete events carry onEvent's marker. */
+  async function handler(event: CfnEvent | IsCompleteEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse> {
+    return STARTED_AT_KEY in event ? isComplete(event as IsCompleteEvent, context) : onEvent(event);
+  }
+
+  return { onEvent, isComplete, handler };
 }
 
 // ---------------------------------------------------------------------------
@@ -221,4 +348,23 @@ async function connectionStringFromSecretsManager(): Promise<string> {
   return connectionStringFromSecret(JSON.parse(SecretString) as ClusterSecret, databaseName);
 }
 
-export const handler = createMigrationHandler({ resolveConnectionString: connectionStringFromSecretsManager });
+/** The time limits and the code's MigrationsHash, set by the stack (infra/constructs/schema-migrations.ts). */
+export function migrationLambdaLimits(environment: NodeJS.ProcessEnv = process.env): { limits: Partial<MigrationTimeLimits>; migrationsHash?: string } {
+  const positive = (name: string, unitMs: number): number | undefined => {
+    const raw = environment[name]?.trim();
+    if (!raw) return undefined;
+    if (!/^\d+$/.test(raw) || Number(raw) === 0) throw new Error(`Invalid configuration: ${name}=${JSON.stringify(raw)}: expected a positive whole number`);
+    return Number(raw) * unitMs;
+  };
+  const hash = environment[MIGRATIONS_HASH_ENV]?.trim();
+  if (hash && !/^[0-9a-f]{64}$/.test(hash)) throw new Error(`Invalid configuration: ${MIGRATIONS_HASH_ENV}: expected a sha256 in hex`);
+  const sliceMs = positive(SLICE_SECONDS_ENV, 1000);
+  const deployMs = positive(DEPLOY_MINUTES_ENV, 60_000);
+  return {
+    limits: { ...(sliceMs ? { sliceMs } : {}), ...(deployMs ? { deployMs } : {}) },
+    ...(hash ? { migrationsHash: hash } : {}),
+  };
+}
+
+const production = createMigrationHandlers({ resolveConnectionString: connectionStringFromSecretsManager, ...migrationLambdaLimits() });
+export const handler = production.handler;

@@ -9,12 +9,13 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { MIGRATIONS } from '../../migrations';
+import { MIGRATIONS, messagingMigrationSource } from '../../migrations';
 import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
 import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APPLICATION_NAME } from '../database/knex-config';
 import { PgDatabase } from '../database/pg-adapter';
 import { connectionFailureReason, databaseTarget, DatabaseUnreachableError } from '../database/reachability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
+import { guardDeadline } from './deadline';
 
 export const MINIMUM_POSTGRES_MAJOR = 14; // CREATE OR REPLACE TRIGGER
 // pg_advisory_lock key: "ems-migrations" folded into a bigint, fixed forever.
@@ -38,6 +39,13 @@ export interface RunnerOptions {
   /** How long to wait for another runner before giving up. */
   readonly lockWaitMs?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Stop cleanly at this time (epoch ms): no migration starts after it, and the one running stops
+   * before its next step (DDL transaction, backfill batch, index build; see ./deadline.ts). Every
+   * step is idempotent and the backfills resume, so the next run carries on where this one stopped.
+   * The report then has `incomplete` and no verification. Unset: run to the end (the CLI).
+   */
+  readonly deadline?: number;
 }
 
 export interface AppliedMigration {
@@ -52,6 +60,13 @@ export interface RunnerReport {
   readonly applied: readonly AppliedMigration[];
   readonly verification: VerificationReport | null;
   readonly failure?: { stage: string; message: string };
+  /** Set when the run stopped at its `deadline` with migrations still to apply (no verification ran). */
+  readonly incomplete?: {
+    /** Still to apply, in order. */
+    readonly pending: readonly string[];
+    /** The migration stopped between two of its steps, if one was. */
+    readonly interrupted?: string;
+  };
   readonly totalMs: number;
 }
 
@@ -165,13 +180,15 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
   const applied: AppliedMigration[] = [];
   let verification: VerificationReport | null = null;
   let knex: Knex | undefined;
+  let incomplete: RunnerReport['incomplete'];
   const finish = (failure?: MigrationRunnerError): RunnerReport => ({
-    ok: !failure && (verification?.ok ?? false),
+    ok: !failure && !incomplete && (verification?.ok ?? false),
     postgresVersion,
     alreadyApplied,
     applied,
     verification,
     ...(failure ? { failure: { stage: failure.stage, message: failure.message } } : {}),
+    ...(incomplete ? { incomplete } : {}),
     totalMs: Date.now() - started,
   });
 
@@ -199,17 +216,30 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     const pending = MIGRATIONS.filter((m) => !alreadyApplied.includes(m.name)).map((m) => m.name);
     log(`Status: ${alreadyApplied.length} applied, ${pending.length} pending.`);
 
-    for (const name of pending) {
+    const { deadline } = options;
+    const guard = deadline === undefined ? undefined : guardDeadline(knex, messagingMigrationSource, deadline);
+    for (const [index, name] of pending.entries()) {
+      if (deadline !== undefined && Date.now() >= deadline) {
+        incomplete = { pending: pending.slice(index) };
+        log(`Time limit reached before ${name}; ${pending.length - index} migration(s) left for the next run.`);
+        break;
+      }
       const t0 = Date.now();
       log(`Applying ${name} ...`);
       try {
-        await knex.migrate.up({ name });
+        await knex.migrate.up({ name, ...(guard ? { migrationSource: guard.migrationSource } : {}) });
       } catch (error) {
+        if (guard?.fired) {
+          incomplete = { pending: pending.slice(index), interrupted: name };
+          log(`Time limit reached inside ${name} after ${Date.now() - t0} ms, between two steps; the next run carries on.`);
+          break;
+        }
         throw new MigrationRunnerError('migrate', `${name} failed: ${(error as Error).message}`, { cause: error });
       }
       applied.push({ name, ms: Date.now() - t0 });
       log(`Applied ${name} in ${Date.now() - t0} ms.`);
     }
+    if (incomplete) return finish();
 
     const db = new PgDatabase(options.connectionString, { max: 2, applicationName: 'ems-verify' });
     try {

@@ -1,15 +1,22 @@
 /**
- * The migration custom resource: a Provider whose onEvent handler is the
- * migration Lambda (functions/handlers/migrate.ts, knex + pg inside the VPC).
- * Its properties carry a hash of the migration sources, so every deploy that
- * changes a migration sends an Update and the migrations run; a failure
- * throws, the Provider reports FAILED and the deploy rolls back.
+ * The migration custom resource: a Provider whose onEvent and isComplete
+ * handlers are the migration Lambda (functions/handlers/migrate.ts, knex + pg
+ * inside the VPC). Its properties carry a hash of the migration sources, so
+ * every deploy that changes a migration sends an Update and the migrations run.
+ *
+ * Asynchronously, so a migration of any size fits: onEvent answers at once;
+ * the Provider's waiter (a Step Functions state machine) then invokes
+ * isComplete every QUERY_INTERVAL, and each invocation works for at most
+ * SLICE (stopping cleanly between two steps) and answers whether everything is
+ * applied and verified. A failure throws, the Provider reports FAILED and the
+ * deploy rolls back; so does a deploy still migrating after DEPLOY_LIMIT.
  */
 import { type CfnElement, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { MIGRATION_CHECKSUMS_ENV, hashMigrationSources, migrationChecksums } from '../migration-assets';
 import { acknowledge } from '../nag';
@@ -17,6 +24,21 @@ import { DATABASE_NAME, type MessagingDatabase } from './messaging-database';
 import { ProjectFunction } from './project-function';
 
 export const MIGRATION_RESOURCE_TYPE = 'Custom::MessagingMigrations';
+
+/**
+ * The time limits of deploy-time migrations (README: Deploying). The Lambda's 15 minutes hold a
+ * slice of work, the one statement still running at the slice's end (MIGRATION_STATEMENT_TIMEOUT)
+ * and the verification; a deploy migrates for DEPLOY_LIMIT at most, so that its last slice ends
+ * inside CloudFormation's one hour for a custom resource (SERVICE_TIMEOUT).
+ */
+export const MIGRATION_TIME_LIMITS = {
+  LAMBDA_TIMEOUT: Duration.minutes(15),
+  SLICE: Duration.minutes(9),
+  STATEMENT_TIMEOUT: Duration.minutes(4),
+  DEPLOY_LIMIT: Duration.minutes(45),
+  QUERY_INTERVAL: Duration.seconds(10),
+  SERVICE_TIMEOUT: Duration.hours(1),
+} as const;
 
 /**
  * knex's other dialects (never loaded: this code only uses 'pg') and the local
@@ -42,6 +64,7 @@ export interface SchemaMigrationsProps {
 export class SchemaMigrations extends Construct {
   readonly handler: ProjectFunction;
   readonly resource: CustomResource;
+  readonly provider: cr.Provider;
   readonly migrationsHash: string;
 
   constructor(scope: Construct, id: string, props: SchemaMigrationsProps) {
@@ -54,10 +77,12 @@ export class SchemaMigrations extends Construct {
       allowAllOutbound: false,
     });
 
+    this.migrationsHash = hashMigrationSources();
+    const limits = MIGRATION_TIME_LIMITS;
     this.handler = new ProjectFunction(this, 'Handler', {
       entry: 'functions/handlers/migrate.ts',
       description: 'Runs the messaging migrations and their verification on deploy (custom resource)',
-      timeout: Duration.minutes(15),
+      timeout: limits.LAMBDA_TIMEOUT,
       memorySize: 1024,
       vpc: database.vpc,
       vpcSubnets: database.isolatedSubnets,
@@ -71,6 +96,12 @@ export class SchemaMigrations extends Construct {
         // The Amazon CAs (RDS included), for TLS with certificate verification.
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()),
+        // The migrations this code carries: an event naming others (a rollback) is not migrated.
+        EMS_MIGRATIONS_HASH: this.migrationsHash,
+        MIGRATION_SLICE_SECONDS: String(limits.SLICE.toSeconds()),
+        MIGRATION_DEPLOY_MINUTES: String(limits.DEPLOY_LIMIT.toMinutes()),
+        // No statement outlives the Lambda: one running at the slice's end has this long to finish.
+        MIGRATION_STATEMENT_TIMEOUT: `${limits.STATEMENT_TIMEOUT.toMinutes()}min`,
       },
     });
     database.secret.grantRead(this.handler);
@@ -78,16 +109,32 @@ export class SchemaMigrations extends Construct {
     database.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.handler.function, 'Migration Lambda');
 
     const provider = new cr.Provider(this, 'Provider', {
+      // One function for both calls (it tells them apart by the marker onEvent adds to the event).
       onEventHandler: this.handler.function,
+      isCompleteHandler: this.handler.function,
+      queryInterval: limits.QUERY_INTERVAL,
+      // The waiter's attempts (totalTimeout / queryInterval) outlast DEPLOY_LIMIT, which the handler enforces.
+      totalTimeout: limits.SERVICE_TIMEOUT,
       logGroup: new logs.LogGroup(this, 'ProviderLogs', {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
       }),
+      disableWaiterStateMachineLogging: false,
+      waiterStateMachineLogOptions: {
+        destination: new logs.LogGroup(this, 'WaiterLogs', {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ALL,
+        // The execution input holds CloudFormation's pre-signed response URL: not logged.
+        includeExecutionData: false,
+      },
     });
+    this.provider = provider;
 
-    this.migrationsHash = hashMigrationSources();
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
+      serviceTimeout: limits.SERVICE_TIMEOUT,
       resourceType: MIGRATION_RESOURCE_TYPE,
       properties: {
         MigrationsHash: this.migrationsHash,
@@ -102,31 +149,72 @@ export class SchemaMigrations extends Construct {
       'Serverless-LambdaDLQ',
       'Invoked synchronously (RequestResponse) by the custom resource framework, which reports any error to CloudFormation and fails the deploy; no asynchronous event to dead-letter.',
     );
-    const frameworkFunction = provider.node.findChild('framework-onEvent');
+    const stack = Stack.of(this);
+    const arnOf = (fn: IConstruct) => `<${stack.getLogicalId(fn.node.defaultChild as CfnElement)}.Arn>`;
+    // The custom resource framework's own functions (aws-cdk-lib): onEvent (called by CloudFormation),
+    // isComplete and onTimeout (called by the waiter state machine). Provider exposes none of the
+    // settings below; each only relays an event to the migration handler or answers CloudFormation.
+    const framework = {
+      onEvent: provider.node.findChild('framework-onEvent'),
+      isComplete: provider.node.findChild('framework-isComplete'),
+      onTimeout: provider.node.findChild('framework-onTimeout'),
+    };
+    for (const fn of Object.values(framework)) {
+      acknowledge(
+        fn,
+        `AwsSolutions-IAM5[Resource::${arnOf(this.handler.function)}:*]`,
+        "The custom resource framework (aws-cdk-lib) may invoke the migration handler's versions; the grant names that one function.",
+      );
+      acknowledge(
+        fn,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        "The custom resource framework's own function (aws-cdk-lib) is created with AWSLambdaBasicExecutionRole, which only lets it write its logs.",
+      );
+      acknowledge(
+        fn,
+        'Serverless-LambdaDefaultMemorySize',
+        'The custom resource framework function (aws-cdk-lib) only relays the event to the migration handler; Provider does not expose its memory size.',
+      );
+      acknowledge(
+        fn,
+        'Serverless-LambdaTracing',
+        'The custom resource framework function (aws-cdk-lib) only relays the event; the migration handler it invokes has active tracing. Provider does not expose tracing.',
+      );
+    }
     acknowledge(
-      frameworkFunction,
-      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.handler.function.node.defaultChild as CfnElement)}.Arn>:*]`,
-      "The custom resource framework (aws-cdk-lib) may invoke the migration handler's versions; the grant names that one function.",
-    );
-    acknowledge(
-      frameworkFunction,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      "The custom resource framework's own function (aws-cdk-lib) is created with AWSLambdaBasicExecutionRole, which only lets it write its logs.",
-    );
-    acknowledge(
-      frameworkFunction,
+      framework.onEvent,
       'Serverless-LambdaDLQ',
       'The custom resource framework function is invoked by CloudFormation and answers it itself (SUCCESS or FAILED); a lost event makes the stack operation time out and roll back.',
     );
+    for (const fn of [framework.isComplete, framework.onTimeout]) {
+      acknowledge(
+        fn,
+        'Serverless-LambdaDLQ',
+        "Invoked synchronously by the Provider's waiter state machine, which retries a failed call and otherwise reports FAILED to CloudFormation; no asynchronous event to dead-letter.",
+      );
+    }
+    const waiter = provider.node.findChild('waiter-state-machine');
+    for (const fn of [framework.isComplete, framework.onTimeout]) {
+      acknowledge(
+        waiter,
+        `AwsSolutions-IAM5[Resource::${arnOf(fn)}:*]`,
+        `The Provider's waiter state machine (aws-cdk-lib) may invoke the versions of the framework's ${fn.node.id} function; the grant names that one function.`,
+      );
+    }
     acknowledge(
-      frameworkFunction,
-      'Serverless-LambdaDefaultMemorySize',
-      'The custom resource framework function (aws-cdk-lib) only relays the event to the migration handler; Provider does not expose its memory size.',
+      waiter,
+      'AwsSolutions-IAM5[Resource::*]',
+      "The waiter state machine's logging to CloudWatch Logs: the log-delivery actions (logs:CreateLogDelivery and the like) have no resource-level permissions.",
     );
     acknowledge(
-      frameworkFunction,
-      'Serverless-LambdaTracing',
-      'The custom resource framework function (aws-cdk-lib) only relays the event; the migration handler it invokes has active tracing. Provider does not expose tracing.',
+      waiter,
+      'AwsSolutions-SF2',
+      "The Provider's waiter state machine (aws-cdk-lib) only calls the framework's isComplete function on a timer, and logs every state; the migration handler it reaches has active tracing. Provider does not expose tracing.",
+    );
+    acknowledge(
+      waiter,
+      'Serverless-StepFunctionStateMachineXray',
+      'The waiter state machine is a retry loop around one Lambda call (aws-cdk-lib Provider, which does not expose tracing); its executions are logged (level ALL) and the migration handler is traced.',
     );
   }
 }

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/constructs/project-function';
 import { MIGRATION_RESOURCE_TYPE } from '../../infra/constructs/schema-migrations';
+import { DEFAULT_TIME_LIMITS } from '../../functions/handlers/migrate';
 import { ENGINE_VERSION } from '../../infra/constructs/messaging-database';
 import { routeKeyOf } from '../../infra/constructs/http-api';
 import { hashMigrationSources, migrationChecksums } from '../../infra/migration-assets';
@@ -131,6 +132,43 @@ describe('migration custom resource', () => {
     const framework = app.statefulTemplate.toJSON().Resources[frameworkId];
     const [migrationId] = migrationFunction();
     expect(JSON.stringify(framework.Properties.Environment)).toContain(migrationId);
+  });
+
+  it('completes asynchronously: the same Lambda answers onEvent and isComplete, polled every 10 s by the waiter for up to an hour', () => {
+    const resources = app.statefulTemplate.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+    const [migrationId] = migrationFunction();
+    const framework = (role: string) =>
+      Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === `framework.${role}`)!;
+    const [, isComplete] = framework('isComplete');
+    expect(isComplete.Properties.Environment.Variables).toMatchObject({
+      USER_ON_EVENT_FUNCTION_ARN: { 'Fn::GetAtt': [migrationId, 'Arn'] },
+      USER_IS_COMPLETE_FUNCTION_ARN: { 'Fn::GetAtt': [migrationId, 'Arn'] },
+    });
+    const [, waiter] = onlyResource(app.statefulTemplate, 'AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(waiter.Properties!.DefinitionString);
+    expect(definition).toContain('\\"IntervalSeconds\\":10');
+    expect(definition).toContain('\\"MaxAttempts\\":360');
+    expect(waiter.Properties!.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
+    const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
+    expect(Number(resource.Properties!.ServiceTimeout)).toBe(3600);
+  });
+
+  it('gives each slice 9 minutes of work, each statement 4 more, each deploy 45 minutes, all inside the Lambda and CloudFormation limits', () => {
+    const [, fn] = migrationFunction();
+    const variables = (fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables).toMatchObject({
+      EMS_MIGRATIONS_HASH: hashMigrationSources(),
+      MIGRATION_SLICE_SECONDS: '540',
+      MIGRATION_DEPLOY_MINUTES: '45',
+      MIGRATION_STATEMENT_TIMEOUT: '4min',
+    });
+    const timeout = fn.Properties!.Timeout as number;
+    // The handler's defaults are the stack's settings (tests and local runs behave as deployed).
+    expect(DEFAULT_TIME_LIMITS).toEqual({ sliceMs: 540_000, deployMs: 45 * 60_000, reserveMs: timeout * 1000 - 540_000 });
+    // A slice, the statement still running at its end, and two minutes for the verification fit in the Lambda.
+    expect(540 + 4 * 60 + 120).toBeLessThanOrEqual(timeout);
+    // The last slice of a deploy starts before 45 minutes and ends inside CloudFormation's hour.
+    expect(45 * 60 + timeout).toBeLessThanOrEqual(3600);
   });
 
   it('bundles functions/handlers/migrate.ts into a 15-minute, 1 GB Lambda inside the VPC', () => {
@@ -313,10 +351,20 @@ describe('least privilege', () => {
     }
   });
 
-  it("grants nothing on '*' but X-Ray (and, in the VPC, the Lambda ENI actions)", () => {
+  it("grants nothing on '*' but X-Ray (and, in the VPC, the Lambda ENI actions; for the migration waiter's logs, log delivery)", () => {
+    const waiterRole = app.stateful.getLogicalId(
+      app.stateful.migrations.provider.node.findChild('waiter-state-machine').node.findChild('Role').node.defaultChild as never,
+    );
     for (const template of [app.apiTemplate, app.statefulTemplate]) {
       for (const s of statementsOf(template).filter((st) => JSON.stringify(st.Resource) === '"*"')) {
-        for (const action of actionsOf(s)) expect(action).toMatch(/^(xray:Put(TraceSegments|TelemetryRecords)|ec2:.*NetworkInterface.*|ec2:DescribeSubnets|ec2:(Assign|Unassign)PrivateIpAddresses)$/);
+        const roles = JSON.stringify(template.toJSON().Resources[s.policy].Properties.Roles);
+        for (const action of actionsOf(s)) {
+          if (roles === JSON.stringify([{ Ref: waiterRole }])) {
+            expect(action).toMatch(/^logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|CreateLogStream|PutLogEvents|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$/);
+          } else {
+            expect(action).toMatch(/^(xray:Put(TraceSegments|TelemetryRecords)|ec2:.*NetworkInterface.*|ec2:DescribeSubnets|ec2:(Assign|Unassign)PrivateIpAddresses)$/);
+          }
+        }
       }
     }
   });
@@ -418,10 +466,12 @@ describe('cdk-nag', () => {
         'AwsSolutions-IAM5',
         'AwsSolutions-RDS10',
         'AwsSolutions-RDS11',
+        'AwsSolutions-SF2',
         'Serverless-LambdaDLQ',
         'Serverless-LambdaDefaultMemorySize',
         'Serverless-LambdaTracing',
         'Serverless-SQSRedrivePolicy',
+        'Serverless-StepFunctionStateMachineXray',
       ].sort(),
     );
     for (const a of all) {
