@@ -1,3 +1,5 @@
+import { REFUSALS, type RefusalCode } from '../shared/refusals';
+
 /**
  * Typed errors of the domain. Each carries a stable machine code and the HTTP
  * status it maps to; the HTTP layer maps them in one place and turns anything
@@ -56,5 +58,23 @@ export class UnavailableError extends DomainError {
 export class PayloadTooLargeError extends DomainError {
   constructor(limitBytes: number) {
     super('payload_too_large', `The body is larger than ${limitBytes} bytes`, 413);
+  }
+}
+
+/** A refusal of the error contract (functions/shared/refusals.ts), as the database raised it, as its typed error. */
+export function refusal(code: RefusalCode, message: string): DomainError {
+  switch (REFUSALS[code].status) {
+    case 400:
+      return new ValidationError(message);
+    case 401:
+      return new UnauthorizedError(message);
+    case 403:
+      return new ForbiddenError(message);
+    case 409:
+      return new ConflictError(code, message);
+    case 503:
+      return new UnavailableError(message);
+    default:
+      return new DomainError(code, message, REFUSALS[code].status);
   }
 }

@@ -4,7 +4,8 @@
  * translation of the database's refusals (RAISE ... DETAIL 'ems:<code>') into typed errors.
  */
 import type { Database } from '../database/port';
-import { ConflictError, DomainError, UnavailableError } from './errors';
+import { isRefusalCode } from '../shared/refusals';
+import { DomainError, refusal, UnavailableError } from './errors';
 
 export interface TransactionContext {
   /** Who acts: a seller id, a user e-mail or a system name; stored in audit rows. */
@@ -28,21 +29,7 @@ export function translateDatabaseError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
   const e = error as DatabaseErrorShape;
   const tag = e.detail?.startsWith('ems:') ? e.detail.slice(4) : undefined;
-  const message = (e.message ?? '').replace(/^ERROR:\s*/, '');
-  switch (tag) {
-    case 'last_admin':
-      return new ConflictError('last_admin', message);
-    case 'no_recipient':
-      return new ConflictError('no_recipient', message);
-    case 'invalid_handler':
-      return new ConflictError('invalid_handler', message);
-    case 'inactive_recipient':
-      return new ConflictError('inactive_recipient', message);
-    case 'not_found':
-      return new DomainError('not_found', message, 404);
-    default:
-      break;
-  }
+  if (tag !== undefined && isRefusalCode(tag)) return refusal(tag, (e.message ?? '').replace(/^ERROR:\s*/, ''));
   if (e.code && UNAVAILABLE.has(e.code)) return new UnavailableError();
   // node-postgres reports a lost or refused connection without a SQLSTATE.
   if (/Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message ?? '')) {
@@ -53,16 +40,11 @@ export function translateDatabaseError(error: unknown): unknown {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function inTransaction<T>(db: Database, context: TransactionContext, work: (tx: Database) => Promise<T>): Promise<T> {
+/** Runs `work` again when PostgreSQL chose it as a deadlock victim or could not serialise it (it rolled back whole). */
+export async function retryingConflicts<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await db.transaction(async (tx) => {
-        await tx.query(
-          `SELECT set_config('ems.actor', $1::text, true), set_config('ems.reason', $2::text, true), set_config('ems.restore_listings', $3::text, true)`,
-          [context.actor, context.reason ?? '', context.restoreListings ? 'on' : 'off'],
-        );
-        return work(tx);
-      });
+      return await work();
     } catch (error) {
       const code = (error as DatabaseErrorShape).code;
       if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
@@ -72,4 +54,25 @@ export async function inTransaction<T>(db: Database, context: TransactionContext
       throw translateDatabaseError(error);
     }
   }
+}
+
+/**
+ * One SQL function call that returns a JSON value, as one statement: one round trip (one Data API
+ * ExecuteStatement), atomic on its own, so it is retried whole on a deadlock or serialization failure.
+ */
+export async function callFunction<T>(db: Database, call: string, params: readonly unknown[]): Promise<T> {
+  const rows = await retryingConflicts(() => db.query<{ result: T }>(`SELECT ${call} AS result`, params));
+  return rows[0]!.result;
+}
+
+export async function inTransaction<T>(db: Database, context: TransactionContext, work: (tx: Database) => Promise<T>): Promise<T> {
+  return retryingConflicts(() =>
+    db.transaction(async (tx) => {
+      await tx.query(
+        `SELECT set_config('ems.actor', $1::text, true), set_config('ems.reason', $2::text, true), set_config('ems.restore_listings', $3::text, true)`,
+        [context.actor, context.reason ?? '', context.restoreListings ? 'on' : 'off'],
+      );
+      return work(tx);
+    }),
+  );
 }

@@ -1,5 +1,4 @@
-import { adminCompanyId } from '../domain/callers';
-import { getCompanyStats } from '../domain/company';
+import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
 
-export const handler = routeHandler('getCompanyStats', ({ caller, db }) => getCompanyStats(db, adminCompanyId(caller!)));
+export const handler = routeHandler('getCompanyStats', ({ who, db }) => apiRoutes.getCompanyStats(db, who));

@@ -1,12 +1,8 @@
 import type { z } from 'zod';
-import { getOwnershipHistoryFor } from '../domain/messaging';
+import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
 import type { ConversationParams } from '../http/schemas';
 
-export const handler = routeHandler<z.infer<typeof ConversationParams>, undefined, unknown>(
-  'getConversationOwnershipHistory',
-  async ({ params, caller, db }) => ({
-    conversationId: params.conversationId,
-    history: await getOwnershipHistoryFor(db, caller!, params.conversationId),
-  }),
+export const handler = routeHandler<z.infer<typeof ConversationParams>, undefined, unknown>('getConversationOwnershipHistory', ({ params, who, db }) =>
+  apiRoutes.getConversationOwnershipHistory(db, who, params.conversationId),
 );

@@ -1,4 +1,4 @@
-import { checkHealth } from '../domain/health';
+import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
 
-export const handler = routeHandler('health', ({ db }) => checkHealth(db));
+export const handler = routeHandler('health', ({ db }) => apiRoutes.health(db));

@@ -1,7 +1,4 @@
-import { adminCompanyId } from '../domain/callers';
-import { listMessageHandlers } from '../domain/company';
+import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
 
-export const handler = routeHandler('listMessageHandlers', async ({ caller, db }) => ({
-  handlers: await listMessageHandlers(db, adminCompanyId(caller!)),
-}));
+export const handler = routeHandler('listMessageHandlers', ({ who, db }) => apiRoutes.listMessageHandlers(db, who));

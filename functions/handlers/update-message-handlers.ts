@@ -1,12 +1,8 @@
 import type { z } from 'zod';
-import { adminCompanyId } from '../domain/callers';
-import { updateMessageHandlers } from '../domain/company';
+import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
 import type { MessageHandlersBody } from '../http/schemas';
 
-export const handler = routeHandler<Record<string, never>, z.infer<typeof MessageHandlersBody>, unknown>(
-  'updateMessageHandlers',
-  async ({ body, caller, db }) => ({
-    handlers: await updateMessageHandlers(db, { companyId: adminCompanyId(caller!), actor: caller!.id, changes: body.handlers }),
-  }),
+export const handler = routeHandler<Record<string, never>, z.infer<typeof MessageHandlersBody>, unknown>('updateMessageHandlers', ({ body, who, db }) =>
+  apiRoutes.updateMessageHandlers(db, who, body.handlers),
 );

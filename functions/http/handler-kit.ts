@@ -1,14 +1,16 @@
 /**
  * What every API handler shares: parse and validate the API Gateway (HTTP API,
- * payload 2.0) event with zod, identify and authorize the caller, call one
- * domain function, map its result or error. Handlers stay a few lines long.
+ * payload 2.0) event with zod, read the token's identity, call one domain
+ * function (one SQL function: it identifies and authorizes the caller), map its
+ * result or error. Handlers stay a few lines long.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { getDatabase } from '../database/from-config';
 import type { Database } from '../database/port';
-import { authorize, identifyCaller, type Access, type Caller } from '../domain/callers';
+import type { Identity } from '../domain/api-routes';
+import type { Access } from '../domain/access';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { config } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
@@ -28,7 +30,8 @@ export interface HandlerSpec<P, B, R> {
   readonly params?: z.ZodType<P>;
   readonly body?: z.ZodType<B>;
   readonly successStatus?: number;
-  readonly run: (input: { params: P; body: B; caller: Caller | null; db: Database }) => Promise<R>;
+  /** One domain call; `who` is what the verified token says of its bearer (the database identifies and authorizes them). */
+  readonly run: (input: { params: P; body: B; who: Identity; db: Database }) => Promise<R>;
   /** Counts worth a metric in the result (e.g. listings moved by a removal). */
   readonly countMetrics?: (result: R) => Record<string, number>;
 }
@@ -141,14 +144,14 @@ export function defineHandler<P = Record<string, never>, B = undefined, R = unkn
       const params = spec.params ? parseWith(spec.params, event.pathParameters ?? {}, 'path parameters') : ({} as P);
       const body = spec.body ? parseWith(spec.body, readJsonBody(event), 'body') : (undefined as B);
       const db = await getDatabase();
-      let caller: Caller | null = null;
-      if (spec.access !== 'public') {
-        const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
-        const identity = claims[config().JWT_IDENTITY_CLAIM];
-        caller = await identifyCaller(db, typeof identity === 'string' ? identity : undefined, claims.email_verified);
-        authorize(caller, spec.access);
-      }
-      const result = await spec.run({ params, body, caller, db });
+      const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
+      const identity = claims[config().JWT_IDENTITY_CLAIM];
+      const emailVerified = claims.email_verified;
+      const who: Identity = {
+        identity: spec.access === 'public' || typeof identity !== 'string' ? undefined : identity,
+        emailVerified: emailVerified === undefined ? undefined : String(emailVerified),
+      };
+      const result = await spec.run({ params, body, who, db });
       for (const [name, value] of Object.entries(spec.countMetrics?.(result) ?? {})) {
         metrics.addMetric(name, MetricUnit.Count, value);
       }

@@ -4,7 +4,7 @@
  * and access rules, and the OpenAPI description.
  */
 import type { z } from 'zod';
-import type { Access } from '../domain/callers';
+import type { Access } from '../domain/access';
 import * as schemas from './schemas';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT';

@@ -5,7 +5,7 @@
 import { MIGRATIONS } from '../../migrations';
 import { CHECKSUM_TABLE, migrationChecksum } from '../../migrations/lib/checksums';
 import { MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
-import { COMPANY_SCOPED_ROUTING_MIGRATION } from '../../migrations/manifest';
+import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
 
 export interface CheckResult {
@@ -66,8 +66,14 @@ async function routingFunctionCheck(db: Database): Promise<CheckResult> {
 
 async function installedObjectsCheck(db: Database): Promise<CheckResult> {
   // What is expected depends on what is applied: migration 5 replaces triggers of migrations 1-4.
-  const companyScopedRouting = (await appliedMigrationNames(db)).includes(COMPANY_SCOPED_ROUTING_MIGRATION);
-  const rows = await db.query<{ kind: string; name: string }>(MISSING_OBJECTS_SQL, missingObjectsParameters({ companyScopedRouting }));
+  const applied = await appliedMigrationNames(db);
+  const rows = await db.query<{ kind: string; name: string }>(
+    MISSING_OBJECTS_SQL,
+    missingObjectsParameters({
+      companyScopedRouting: applied.includes(COMPANY_SCOPED_ROUTING_MIGRATION),
+      apiRouteFunctions: applied.includes(API_ROUTE_FUNCTIONS_MIGRATION),
+    }),
+  );
   return rows.length === 0
     ? { name: 'triggers, indexes and columns', ok: true, detail: 'all present and valid' }
     : { name: 'triggers, indexes and columns', ok: false, detail: `missing: ${rows.map((r) => `${r.kind} ${r.name}`).join(', ')}` };

@@ -33,6 +33,19 @@ export const COMPANY_SCOPED_ROUTING_TRIGGERS: Record<string, readonly string[]> 
   conversations: [...EXPECTED_TRIGGERS.conversations!, 'conversations_delete_history'],
 };
 
+/** Migration 6: one SQL function per API route. */
+export const API_ROUTE_FUNCTIONS = [
+  'api_get_listing_recipient',
+  'api_get_conversation_ownership_history',
+  'api_send_message',
+  'api_get_company_stats',
+  'api_remove_member',
+  'api_reactivate_member',
+  'api_list_message_handlers',
+  'api_update_message_handlers',
+  'api_health',
+] as const;
+
 /** Indexes migration 4 builds for the hot queries (routing, removal, history, stats). */
 export const PERFORMANCE_INDEXES = {
   conversations_open_by_seller_idx: `ON conversations (seller_id) WHERE status = 'open'`,
@@ -74,13 +87,13 @@ export const MISSING_OBJECTS_SQL = `
    WHERE NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
                       WHERE c.relname = i AND c.relnamespace = current_schema()::regnamespace AND x.indisvalid)`;
 
-/** `companyScopedRouting`: expect what migration 5 installs (once it is applied). */
-export function missingObjectsParameters(options: { companyScopedRouting?: boolean } = {}): string[][] {
+/** Expect what migration 5 (`companyScopedRouting`) and 6 (`apiRouteFunctions`) install, once applied. */
+export function missingObjectsParameters(options: { companyScopedRouting?: boolean; apiRouteFunctions?: boolean } = {}): string[][] {
   const triggers = options.companyScopedRouting ? COMPANY_SCOPED_ROUTING_TRIGGERS : EXPECTED_TRIGGERS;
   return [
     [...EXPECTED_TABLES],
     Object.entries(EXPECTED_COLUMNS).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`)),
-    [...EXPECTED_FUNCTIONS],
+    [...EXPECTED_FUNCTIONS, ...(options.apiRouteFunctions ? API_ROUTE_FUNCTIONS : [])],
     [...EXPECTED_VIEWS],
     Object.entries(triggers).flatMap(([table, triggers]) => triggers.map((t) => `${table}.${t}`)),
     [...EXPECTED_INDEXES],

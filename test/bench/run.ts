@@ -38,7 +38,7 @@ import { migrationKnexConfig } from '../../functions/database/knex-config';
 import { databaseUrl, startThrowawayPostgres } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
 import { assertDatabaseReachable } from '../../functions/database/reachability';
-import { identifyCaller } from '../../functions/domain/callers';
+import { apiRoutes } from '../../functions/domain/api-routes';
 import { getCompanyStats } from '../../functions/domain/company';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { localTokens } from '../../functions/local/jwt';
@@ -430,13 +430,13 @@ async function main(): Promise<number> {
           `${int(result.requests.total)} requests in ${duration} s, 10 connections`);
         report.add('d', 'latency p50 / p99', `${ms(result.latency.p50, 0)} / ${ms(result.latency.p99, 0)}`, 'reported', 'info', `max ${ms(result.latency.max, 0)}`);
         report.bar('d', 'errors + timeouts + non-2xx', int(bad), '0', bad === 0, `${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
-        // How each request identifies its caller (one of the two queries every request runs).
+        // The one statement each request runs (the route's SQL function: caller, authorization, lookup).
         const explaining = await withClient(url, 'ems-bench-explain', async (c) => {
           const db = new ExplainingDatabase(c);
-          await identifyCaller(db, buyerEmail);
+          await apiRoutes.getListingRecipient(db, { identity: buyerEmail, emailVerified: undefined }, ids[0]!);
           return db.captured;
         });
-        plans.httpIdentifyCaller = explaining;
+        plans.httpRouteCall = explaining;
         steps.d = {
           requestsPerSecond: round(result.requests.average, 1),
           requests: result.requests.total,

@@ -3,10 +3,11 @@
  *  - the company-scoped routing invariant (COMPANY_SCOPED_INVARIANT_SQL: the tests' own
  *    definition, independent of the verification's), the conversation ownership chains and
  *    the member audit chains;
- *  - a Database wrapper that records, per committed transaction, its xid and a
- *    snapshot taken as its last statement before COMMIT (commit-order proofs);
- *  - a gate that holds several transactions at their first statement and
- *    releases them together (real overlap in race tests).
+ *  - a Database wrapper that records, per committed transaction (a statement on its own
+ *    included), its xid and a snapshot taken as its last statement before COMMIT
+ *    (commit-order proofs);
+ *  - a gate that holds several transactions (or single statements) before their first
+ *    statement and releases them together (real overlap in race tests).
  */
 import { randomInt } from 'node:crypto';
 import pg from 'pg';
@@ -209,8 +210,9 @@ export class CommitSnapshotRecorder implements Database {
 
   constructor(private readonly inner: Database) {}
 
+  /** A statement on its own (the services' one-statement calls) is recorded as the transaction it is. */
   query<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> {
-    return this.inner.query<T>(sql, params);
+    return this.transaction((tx) => tx.query<T>(sql, params));
   }
 
   async transaction<T>(work: (tx: Database) => Promise<T>): Promise<T> {
@@ -320,16 +322,17 @@ export class Gate {
     return new Gate(client, key);
   }
 
-  /** `inner` whose every transaction first waits at the gate. */
+  /** `inner` whose every transaction (and every statement on its own, as the transaction it is) first waits at the gate. */
   database(inner: Database): Database {
     const key = this.key;
+    const transaction: Database['transaction'] = (work) =>
+      inner.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock_shared($1::bigint)', [key]);
+        return work(tx);
+      });
     return {
-      query: (sql, params) => inner.query(sql, params),
-      transaction: (work) =>
-        inner.transaction(async (tx) => {
-          await tx.query('SELECT pg_advisory_xact_lock_shared($1::bigint)', [key]);
-          return work(tx);
-        }),
+      query: (sql, params) => transaction((tx) => tx.query(sql, params)),
+      transaction,
       close: () => inner.close(),
     } satisfies Database;
   }

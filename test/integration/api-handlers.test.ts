@@ -173,6 +173,28 @@ for (const adapter of ['pg', 'data-api'] as const) {
     });
   });
 
+  describe.runIf(adapter === 'data-api')('one Data API call per request', () => {
+    // What a deployed request waits for is its Data API round trips: every route, answering or
+    // refusing, is one ExecuteStatement outside any transaction.
+    const calls = async (routeId: RouteId, options: EventOptions) => {
+      const before = endpoint!.requests.length;
+      const response = await call(routeId, options);
+      return { status: response.status, operations: endpoint!.requests.slice(before).map((r) => r.operation) };
+    };
+    for (const routeId of Object.keys(MATRIX) as (keyof typeof MATRIX)[]) {
+      for (const caller of ['ownerA', 'buyer', 'memberA', 'adminB'] as const) {
+        it(`${routeId} as ${caller} (${MATRIX[routeId][caller]}): one ExecuteStatement`, async () => {
+          const request = await requestFor(routeId);
+          const seen = await calls(routeId, { ...request, claims: claimsFor(world.emails[caller]) });
+          expect(seen).toEqual({ status: MATRIX[routeId][caller], operations: ['ExecuteStatement'] });
+        });
+      }
+    }
+    it('health: one ExecuteStatement', async () => {
+      expect(await calls('health', {})).toEqual({ status: 200, operations: ['ExecuteStatement'] });
+    });
+  });
+
   describe('identity', () => {
     it('an e-mail matching two accounts (differing only in case) is refused, never resolved to either', async () => {
       const admin = await m.seller(t.db, world.companyA, 'admin');

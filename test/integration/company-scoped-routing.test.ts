@@ -959,37 +959,15 @@ describe('8. lock order: the API follows the order of plain SQL (seller row, the
   }
 
   /**
-   * `inner` whose transaction pauses right after its first statement that locks or writes rows
-   * (so it holds that lock) until `resume()`. `paused` resolves when it got there.
+   * Another session holds company `companyId`'s row, so an API call (one statement: it locks the
+   * member's row first, then its trigger waits for the company row) stops right after its first lock.
+   * `release()` commits that session.
    */
-  function pausingAfterFirstLock(inner: Database) {
-    let signal!: () => void;
-    let resume!: () => void;
-    const paused = new Promise<void>((resolve) => (signal = resolve));
-    const resumed = new Promise<void>((resolve) => (resume = resolve));
-    let done = false;
-    const locks = /\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|SHARE|KEY\s+SHARE)\b|^\s*(UPDATE|DELETE|INSERT)\b/i;
-    const db: Database = {
-      query: (sql, params) => inner.query(sql, params),
-      transaction: (work) =>
-        inner.transaction((tx) =>
-          work({
-            query: async (sql, params) => {
-              const rows = await tx.query(sql, params);
-              if (!done && locks.test(sql)) {
-                done = true;
-                signal();
-                await resumed;
-              }
-              return rows;
-            },
-            transaction: (nested) => tx.transaction(nested),
-            close: () => tx.close(),
-          } as Database),
-        ),
-      close: () => inner.close(),
-    };
-    return { db, paused, resume };
+  async function holdingCompany(companyId: string) {
+    const holder = await client('ems-company-holder');
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM companies WHERE id = $1 FOR NO KEY UPDATE', [companyId]);
+    return { release: () => holder.query('COMMIT') };
   }
 
   const settle = (work: Promise<unknown>) =>
@@ -998,18 +976,18 @@ describe('8. lock order: the API follows the order of plain SQL (seller row, the
       (e: unknown) => refusalCode(e) ?? `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`.trim(),
     );
 
-  it('removeMember of an admin holding its first lock, and a plain-SQL removal of the same admin: no deadlock', async () => {
+  it('removeMember of an admin holding its first lock (the member row, waiting for the company row), and a plain-SQL removal of the same admin: no deadlock', async () => {
     const d = await dealership();
     const listingId = await m.listing(t.db, d.admin!, d.companyId);
     const deadlocks: unknown[] = [];
-    const api = pausingAfterFirstLock(counting(session('ems-api'), deadlocks));
+    const company = await holdingCompany(d.companyId);
 
-    const viaApi = settle(removeMember(api.db, { companyId: d.companyId, sellerId: d.admin!, actor: ACTOR, reason: 'lock order' }));
-    await api.paused;
+    const viaApi = settle(removeMember(counting(session('ems-api'), deadlocks), { companyId: d.companyId, sellerId: d.admin!, actor: ACTOR, reason: 'lock order' }));
+    await waitsOrSettles('ems-api', viaApi);
     const plain = session('ems-sql');
     const viaSql = settle(counting(plain, deadlocks).query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.admin]));
     await waitsOrSettles('ems-sql', viaSql);
-    api.resume();
+    await company.release();
 
     const outcomes = { api: await viaApi, sql: await viaSql };
     expect(deadlocks, JSON.stringify(outcomes)).toEqual([]);
@@ -1024,10 +1002,10 @@ describe('8. lock order: the API follows the order of plain SQL (seller row, the
     const listingId = await m.listing(t.db, d.admin!, d.companyId);
     await t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.admin]);
     const deadlocks: unknown[] = [];
-    const api = pausingAfterFirstLock(counting(session('ems-api'), deadlocks));
+    const company = await holdingCompany(d.companyId);
 
-    const viaApi = settle(reactivateMember(api.db, { companyId: d.companyId, sellerId: d.admin!, actor: ACTOR, restoreListings: true }));
-    await api.paused;
+    const viaApi = settle(reactivateMember(counting(session('ems-api'), deadlocks), { companyId: d.companyId, sellerId: d.admin!, actor: ACTOR, restoreListings: true }));
+    await waitsOrSettles('ems-api', viaApi);
     const viaSql = settle(
       counting(session('ems-sql'), deadlocks).transaction(async (tx) => {
         await tx.query(`SET LOCAL ems.restore_listings = on`);
@@ -1035,7 +1013,7 @@ describe('8. lock order: the API follows the order of plain SQL (seller row, the
       }),
     );
     await waitsOrSettles('ems-sql', viaSql);
-    api.resume();
+    await company.release();
 
     const outcomes = { api: await viaApi, sql: await viaSql };
     expect(deadlocks, JSON.stringify(outcomes)).toEqual([]);
@@ -1050,13 +1028,13 @@ describe('8. lock order: the API follows the order of plain SQL (seller row, the
     const b = await dealership();
     const listingB = await m.listing(t.db, b.member, b.companyId);
     const deadlocks: unknown[] = [];
-    const api = pausingAfterFirstLock(counting(session('ems-api'), deadlocks));
+    const company = await holdingCompany(b.companyId);
 
-    const viaApi = settle(removeMember(api.db, { companyId: b.companyId, sellerId: b.member, actor: ACTOR, reason: 'lock order' }));
-    await api.paused;
+    const viaApi = settle(removeMember(counting(session('ems-api'), deadlocks), { companyId: b.companyId, sellerId: b.member, actor: ACTOR, reason: 'lock order' }));
+    await waitsOrSettles('ems-api', viaApi);
     const viaSql = settle(counting(session('ems-sql'), deadlocks).query('UPDATE sellers SET company_id = $2 WHERE id = $1', [a.admin, b.companyId]));
     await waitsOrSettles('ems-sql', viaSql);
-    api.resume();
+    await company.release();
 
     const outcomes = { api: await viaApi, sql: await viaSql };
     expect(deadlocks, JSON.stringify(outcomes)).toEqual([]);

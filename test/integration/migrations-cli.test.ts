@@ -76,9 +76,9 @@ describe('the guide knex commands, verbatim', () => {
     }
   });
 
-  it('`npx knex migrate:currentVersion` prints the latest migration (20261130120000)', async () => {
+  it('`npx knex migrate:currentVersion` prints the version of the latest migration', async () => {
     const { stdout } = await run('npx knex migrate:currentVersion', { viaBin: false });
-    expect(LATEST_VERSION).toBe('20261130120000');
+    expect(LATEST_VERSION).toMatch(/^\d{14}$/);
     expect(stdout).toContain(`Current Version: ${LATEST_VERSION}`);
   });
 

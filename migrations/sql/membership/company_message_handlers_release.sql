@@ -9,3 +9,14 @@ BEGIN
   RETURN NULL;
 END
 $$;
+
+-- Only a handler that stops handling releases what it holds (a new priority changes future routing only).
+CREATE OR REPLACE TRIGGER company_message_handlers_release
+  AFTER UPDATE OF is_active ON company_message_handlers
+  FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
+  EXECUTE FUNCTION company_message_handlers_release();
+
+CREATE OR REPLACE TRIGGER company_message_handlers_release_on_delete
+  AFTER DELETE ON company_message_handlers
+  FOR EACH ROW WHEN (OLD.is_active)
+  EXECUTE FUNCTION company_message_handlers_release();

@@ -1,0 +1,4 @@
+-- Who acts: the application sets `ems.actor` per transaction; plain SQL falls back to the database user.
+CREATE OR REPLACE FUNCTION ems_current_actor() RETURNS text
+  LANGUAGE sql STABLE AS
+$$ SELECT coalesce(nullif(current_setting('ems.actor', true), ''), session_user::text) $$;
