@@ -84,7 +84,10 @@ const FUNCTIONS = [
 ];
 
 export async function up(knex: Knex): Promise<void> {
-  await ddl(knex, [...UNCHANGED_FILES, ...SQL_FILES].map((file) => readSqlFile(file)));
+  // One short transaction per file that locks a table (its trigger), so a migration under load never
+  // holds one table's lock while it waits for another's; the rest (functions only) together.
+  for (const file of UNCHANGED_FILES) await ddl(knex, readSqlFile(file));
+  await ddl(knex, SQL_FILES.map((file) => readSqlFile(file)));
   const missing = await knex.raw(MISSING_OBJECTS_SQL.replace(/\$\d/g, '?'), missingObjectsParameters({ companyScopedRouting: true, apiRouteFunctions: true }));
   const rows = missing.rows as { kind: string; name: string }[];
   if (rows.length > 0) throw new Error(`API route functions validation failed, missing: ${rows.map((r) => `${r.kind} ${r.name}`).join(', ')}`);

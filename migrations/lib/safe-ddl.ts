@@ -37,8 +37,16 @@ const DEFAULTS: Required<DdlOptions> = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const DEADLOCK_DETECTED = '40P01';
+
+/**
+ * Busy: the lock timeout ran out, or the DDL was chosen as a deadlock victim (a migration that
+ * locks several live tables in one short transaction can cross an application transaction that
+ * takes them in another order). Either way the transaction rolled back whole: try again.
+ */
 function isLockTimeout(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === LOCK_NOT_AVAILABLE;
+  const code = (error as { code?: string } | null)?.code;
+  return code === LOCK_NOT_AVAILABLE || code === DEADLOCK_DETECTED;
 }
 
 async function withLockRetry<T>(options: Required<DdlOptions>, describe: string, work: () => Promise<T>): Promise<T> {

@@ -114,6 +114,8 @@ export interface DataApiEndpointOptions {
   readonly sqlErrorType?: 'DatabaseErrorException' | 'BadRequestException';
   /** An idle transaction ends after this long (default 180 s, the service's). */
   readonly transactionTimeoutMs?: number;
+  /** Added to every request before it is answered: the network and service time of a real call. */
+  readonly latencyMs?: number;
 }
 
 export interface RecordedRequest {
@@ -349,6 +351,8 @@ interface Fault {
 
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export async function startDataApiEndpoint(options: DataApiEndpointOptions): Promise<DataApiEndpoint> {
   const limit = options.responseSizeLimitBytes ?? 1024 * 1024;
   const sqlErrorType = options.sqlErrorType ?? 'DatabaseErrorException';
@@ -568,7 +572,8 @@ export async function startDataApiEndpoint(options: DataApiEndpointOptions): Pro
         reply(404, { message: `Unknown operation ${req.method} ${req.url}` }, 'NotFoundException');
         return;
       }
-      handle(operation, body).then(
+      const answer = options.latencyMs ? sleep(options.latencyMs).then(() => handle(operation, body)) : handle(operation, body);
+      answer.then(
         (payload) => reply(200, payload),
         (error: unknown) => {
           const e = error instanceof ServiceError ? error : sqlError(error);
