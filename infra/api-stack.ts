@@ -12,7 +12,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from './config';
 import { MessagingHttpApi, type JwtSettings } from './constructs/http-api';
-import { DATABASE_NAME } from './constructs/messaging-database';
+import { clusterIdentifierOf, DATABASE_NAME } from './constructs/messaging-database';
+import { OperationsDashboard } from './constructs/operations-dashboard';
 import { VerificationSchedule } from './constructs/verification-schedule';
 import { MIGRATION_CHECKSUMS_ENV, migrationChecksums } from './migration-assets';
 import { acknowledge } from './nag';
@@ -29,6 +30,7 @@ export const JWT_IDENTITY_CLAIM = 'email';
 export class ApiStack extends Stack {
   readonly httpApi: MessagingHttpApi;
   readonly verification: VerificationSchedule;
+  readonly dashboard: OperationsDashboard;
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
 
@@ -62,7 +64,18 @@ export class ApiStack extends Stack {
       alarmEmail: config.alarmEmail,
     });
 
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      dashboardName: `EnhancedMessaging-${config.stage}`,
+      httpStage: this.httpApi.stage,
+      accessLogs: this.httpApi.accessLogs,
+      routeHandlers: this.httpApi.handlers,
+      verification: this.verification.handler,
+      alarms: [this.verification.verificationAlarm, this.verification.errorsAlarm, this.verification.deadLettersAlarm],
+      clusterIdentifier: clusterIdentifierOf(config.stage),
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     new CfnOutput(this, 'JwtIssuer', { value: jwt.issuer });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.verification.topic.topicArn });
     if (this.userPool && this.userPoolClient) {

@@ -31,7 +31,8 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import pg from 'pg';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
 import { migrationLambdaSettings } from '../shared/config';
-import { logger } from '../shared/observability';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { logger, metrics as sharedMetrics } from '../shared/observability';
 
 /** Stable for the resource's whole life, so an Update never looks like a replacement. */
 export const MIGRATIONS_PHYSICAL_RESOURCE_ID = 'enhanced-messaging-migrations';
@@ -88,7 +89,24 @@ export interface MigrationHandlerOptions {
   /** The MigrationsHash this code was built with; an event naming another is not migrated. Unset: every event is. */
   readonly migrationsHash?: string;
   readonly runMigrations?: (options: RunnerOptions) => Promise<RunnerReport>;
+  /** Where the slices' EMF metrics go (default: the functions' shared Metrics). */
+  readonly metrics?: Metrics;
 }
+
+/**
+ * EMF metrics of the deploy-time migrations (namespace EnhancedMessaging, dimension `service`), on
+ * the operations dashboard: one MigrationSlices per isComplete call (dimension `outcome`), the
+ * migrations each slice applied, its duration, and one MigrationRuns per deploy that ended
+ * (dimension `outcome`: succeeded or failed).
+ */
+export const MIGRATION_SLICES_METRIC = 'MigrationSlices';
+export const MIGRATIONS_APPLIED_METRIC = 'MigrationsApplied';
+export const MIGRATION_SLICE_DURATION_METRIC = 'MigrationSliceDuration';
+export const MIGRATION_RUNS_METRIC = 'MigrationRuns';
+/** `continuing`: not complete yet; `skipped`: an event for other migrations (a rollback). */
+export const SLICE_OUTCOMES = ['complete', 'continuing', 'failed', 'skipped'] as const;
+export type SliceOutcome = (typeof SLICE_OUTCOMES)[number];
+export const RUN_OUTCOMES = ['succeeded', 'failed'] as const;
 
 type CfnEvent = CloudFormationCustomResourceEvent;
 
@@ -203,6 +221,21 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
   const retry = { ...DEFAULT_CONNECT_RETRY, ...options.connectRetry };
   const limits = { ...DEFAULT_TIME_LIMITS, ...options.limits };
   const run = options.runMigrations ?? runMessagingMigrations;
+  const metrics = options.metrics ?? sharedMetrics;
+
+  function publishSliceMetrics(outcome: SliceOutcome, applied: number, ms: number): void {
+    const slice = metrics.singleMetric();
+    slice.addDimension('outcome', outcome);
+    slice.addMetric(MIGRATION_SLICES_METRIC, MetricUnit.Count, 1);
+    if (outcome === 'complete' || outcome === 'failed') {
+      const deploy = metrics.singleMetric();
+      deploy.addDimension('outcome', outcome === 'complete' ? 'succeeded' : 'failed');
+      deploy.addMetric(MIGRATION_RUNS_METRIC, MetricUnit.Count, 1);
+    }
+    metrics.addMetric(MIGRATIONS_APPLIED_METRIC, MetricUnit.Count, applied);
+    metrics.addMetric(MIGRATION_SLICE_DURATION_METRIC, MetricUnit.Milliseconds, ms);
+    metrics.publishStoredMetrics();
+  }
 
   /** Checks the properties (a bad one fails the deploy at once) and starts the clock of this deploy. */
   async function onEvent(event: CfnEvent): Promise<OnEventResponse> {
@@ -216,8 +249,22 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
     }
   }
 
-  /** One slice: migrate until the slice's deadline; complete once nothing is pending and the verification passed. */
+  /** One slice, with its metrics. */
   async function isComplete(event: IsCompleteEvent, context?: InvocationContext): Promise<IsCompleteResponse> {
+    const invoked = Date.now();
+    const progress = { applied: 0 };
+    let outcome: SliceOutcome = 'failed';
+    try {
+      const answer = await slice(event, progress, context);
+      outcome = !answer.IsComplete ? 'continuing' : answer.Data?.Skipped ? 'skipped' : 'complete';
+      return answer;
+    } finally {
+      if (event.RequestType !== 'Delete') publishSliceMetrics(outcome, progress.applied, Date.now() - invoked);
+    }
+  }
+
+  /** One slice: migrate until the slice's deadline; complete once nothing is pending and the verification passed. */
+  async function slice(event: IsCompleteEvent, progress: { applied: number }, context?: InvocationContext): Promise<IsCompleteResponse> {
     const invoked = Date.now();
     logger.appendKeys({ requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
     try {
@@ -256,6 +303,7 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
         deadline,
         log: (line) => logger.info(line),
       });
+      progress.applied = report.applied.length;
       logger.info('migration report', {
         ok: report.ok,
         postgresVersion: report.postgresVersion,
@@ -366,5 +414,10 @@ export function migrationLambdaLimits(environment: NodeJS.ProcessEnv = process.e
   };
 }
 
-const production = createMigrationHandlers({ resolveConnectionString: connectionStringFromSecretsManager, ...migrationLambdaLimits() });
-export const handler = production.handler;
+let production: ReturnType<typeof createMigrationHandlers> | undefined;
+
+/** The Lambda's entry point (both Provider calls); built on first use, so importing this module reads no environment. */
+export function handler(event: CfnEvent | IsCompleteEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse> {
+  production ??= createMigrationHandlers({ resolveConnectionString: connectionStringFromSecretsManager, ...migrationLambdaLimits() });
+  return production.handler(event, context);
+}

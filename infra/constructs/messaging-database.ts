@@ -18,6 +18,11 @@ export const ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9;
 export const DATABASE_NAME = 'ems';
 export const MASTER_USERNAME = 'ems_admin';
 
+/** The cluster's fixed identifier (the dashboard of the API stack names it rather than importing it). */
+export function clusterIdentifierOf(stage: string): string {
+  return `enhanced-messaging-${stage}`;
+}
+
 export interface MessagingDatabaseProps {
   readonly config: InfraConfig;
 }
@@ -58,7 +63,7 @@ export class MessagingDatabase extends Construct {
       open: false,
     });
 
-    const clusterIdentifier = `enhanced-messaging-${config.stage}`;
+    const clusterIdentifier = clusterIdentifierOf(config.stage);
     // The cluster's PostgreSQL log, exported to CloudWatch, with a retention. Created
     // before the cluster (RDS reuses an existing group) instead of a LogRetention Lambda.
     const postgresLog = new logs.LogGroup(this, 'PostgresLog', {

@@ -9,12 +9,17 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   connectionStringFromSecret,
   createMigrationHandlers,
+  MIGRATION_RUNS_METRIC,
+  MIGRATION_SLICES_METRIC,
+  MIGRATIONS_APPLIED_METRIC,
   MIGRATIONS_PHYSICAL_RESOURCE_ID,
   migrationLambdaLimits,
   STARTED_AT_KEY,
   type MigrationHandlerOptions,
 } from '../../functions/handlers/migrate';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { RunnerOptions, RunnerReport } from '../../functions/migration-runner/runner';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/names';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 import { createMigratedDatabase, createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -167,6 +172,31 @@ describe('the migration custom resource handler', () => {
   });
 });
 
+type EmfLine = { _aws: { CloudWatchMetrics: { Namespace: string }[] }; [key: string]: unknown };
+
+/** Runs `work` with a Metrics that prints (the test config silences the shared one) and returns its EMF lines. */
+async function capturingEmf(work: (metrics: Metrics) => Promise<void>): Promise<EmfLine[]> {
+  const previous = process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const written: string[] = [];
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    await work(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }));
+  } finally {
+    stdout.mockRestore();
+    if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = previous;
+  }
+  return written
+    .join('')
+    .split('\n')
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as EmfLine);
+}
+
 describe('slices (isComplete), with a stubbed runner', () => {
   const done: RunnerReport = {
     ok: true,
@@ -276,6 +306,23 @@ describe('slices (isComplete), with a stubbed runner', () => {
     );
     expect(own).toMatchObject({ Status: 'SUCCESS', Data: { AppliedCount: String(MIGRATION_NAMES.length) } });
     expect(runner.calls).toHaveLength(1);
+  });
+
+  it('emits one MigrationSlices per slice by outcome, the migrations applied, and one MigrationRuns per deploy', async () => {
+    const emf = await capturingEmf(async (metrics) => {
+      const runner = scripted(stoppedAtDeadline, done);
+      await deploy({ resolveConnectionString: async () => t.url, runMigrations: runner.runMigrations, metrics }, createEvent(firstProperties));
+      const failing = scripted(failedWith('migrate', 'x.js failed: syntax error'));
+      await deploy({ resolveConnectionString: async () => t.url, runMigrations: failing.runMigrations, metrics }, createEvent(firstProperties));
+    });
+    const values = (name: string) => emf.filter((line) => name in line).map((line) => [line.outcome ?? null, line[name]]);
+    expect(values(MIGRATION_SLICES_METRIC)).toEqual([['continuing', 1], ['complete', 1], ['failed', 1]]);
+    expect(values(MIGRATION_RUNS_METRIC)).toEqual([['succeeded', 1], ['failed', 1]]);
+    expect(values(MIGRATIONS_APPLIED_METRIC)).toEqual([[null, 0], [null, 1], [null, 0]]);
+    for (const line of emf) {
+      expect(line._aws.CloudWatchMetrics[0]!.Namespace).toBe(METRICS_NAMESPACE);
+      expect(line.service).toBe(SERVICE_NAME);
+    }
   });
 
   it('reads the limits and the hash the stack sets, refusing malformed ones', () => {
