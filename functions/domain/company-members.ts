@@ -7,32 +7,16 @@
  * own code has exactly the same effect; these functions add the checks and the
  * summary a caller needs.
  */
+import type { z } from 'zod';
 import type { Database } from '../database/port';
+import type * as wire from '../http/schemas';
 import { ConflictError, NotFoundError } from './errors';
 import { callFunction, inTransaction } from './transactions';
 
-export interface Person {
-  readonly id: string;
-  readonly name: string;
-}
-
-export interface RemovalSummary {
-  readonly sellerId: string;
-  readonly companyId: string;
-  readonly status: 'removed';
-  readonly listingsMoved: number;
-  readonly conversationsMoved: number;
-  /** Who now receives what the member held; null when nobody in the company can. */
-  readonly movedTo: Person | null;
-}
-
-export interface ReactivationSummary {
-  readonly sellerId: string;
-  readonly companyId: string;
-  readonly status: 'active';
-  readonly listingsRestored: number;
-  readonly conversationsRestored: number;
-}
+// The JSON the SQL functions return, declared once as the API's schemas (functions/http/schemas.ts).
+export type Person = z.output<typeof wire.Person>;
+export type RemovalSummary = z.output<typeof wire.RemovalSummary>;
+export type ReactivationSummary = z.output<typeof wire.ReactivationSummary>;
 
 export async function removeMember(
   db: Database,

@@ -1,28 +1,17 @@
 /** Company statistics and the company's message handlers. */
+import type { z } from 'zod';
 import type { Database } from '../database/port';
+import type * as wire from '../http/schemas';
 import { callFunction } from './transactions';
 
-export interface CompanyStats {
-  readonly companyId: string;
-  readonly members: { total: number; active: number; removed: number; suspended: number; activeAdmins: number };
-  readonly activeListingsByOwnerType: Record<string, number>;
-  readonly conversationsMovedLast30Days: number;
-  readonly handlers: readonly { sellerId: string; name: string; priority: number; openConversations: number }[];
-  /** Per day, last 30 days, days with activity only. */
-  readonly membershipChanges: readonly { day: string; removals: number; reactivations: number }[];
-}
+// The JSON the SQL functions return, declared once as the API's schemas (functions/http/schemas.ts).
+export type CompanyStats = z.output<typeof wire.CompanyStats>;
 
 export async function getCompanyStats(db: Database, companyId: string): Promise<CompanyStats> {
   return callFunction<CompanyStats>(db, 'ems_company_stats($1::uuid)', [companyId]);
 }
 
-export interface MessageHandler {
-  readonly sellerId: string;
-  readonly name: string;
-  readonly priority: number;
-  readonly isActive: boolean;
-  readonly openConversations: number;
-}
+export type MessageHandler = z.output<typeof wire.MessageHandler>;
 
 export async function listMessageHandlers(db: Database, companyId: string): Promise<MessageHandler[]> {
   return callFunction<MessageHandler[]>(db, 'ems_message_handlers($1::uuid)', [companyId]);

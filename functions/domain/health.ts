@@ -1,13 +1,12 @@
 import { MIGRATION_NAMES } from '../../migrations/manifest';
+import type { z } from 'zod';
 import type { Database } from '../database/port';
+import type * as wire from '../http/schemas';
 import { UnavailableError } from './errors';
 import { callFunction } from './transactions';
 
-export interface Health {
-  readonly status: 'ok';
-  readonly database: 'reachable';
-  readonly migrations: { readonly applied: number; readonly pending: readonly string[] };
-}
+/** The JSON api_health returns, declared once as the API's schema (functions/http/schemas.ts). */
+export type Health = z.output<typeof wire.Health>;
 
 /** Healthy: the database answers and every migration this code expects is applied (one statement). */
 export async function checkHealth(db: Database): Promise<Health> {

@@ -5,37 +5,16 @@
  * (migrations/sql/routing/); the routing guarantee itself is enforced by the
  * `messages` trigger, which locks the recipient until the message commits.
  */
+import type { z } from 'zod';
 import type { Database } from '../database/port';
+import type * as wire from '../http/schemas';
 import { NotFoundError } from './errors';
 import { callFunction } from './transactions';
 
-export interface Recipient {
-  readonly listingId: string;
-  readonly recipientId: string | null;
-  readonly recipientName: string | null;
-  readonly recipientType: string | null;
-  readonly routingReason: string;
-  readonly companyId: string | null;
-}
-
-export interface StoredMessage {
-  readonly messageId: string;
-  readonly conversationId: string;
-  readonly listingId: string;
-  readonly recipient: { readonly id: string; readonly name: string };
-  readonly conversationOpened: boolean;
-  readonly conversationReopened: boolean;
-  readonly createdAt: string;
-}
-
-export interface OwnershipChange {
-  readonly previousOwnerId: string | null;
-  readonly newOwnerId: string | null;
-  readonly newOwnerName: string | null;
-  readonly reason: string;
-  readonly actor: string;
-  readonly changedAt: string;
-}
+// The JSON the SQL functions return, declared once as the API's schemas (functions/http/schemas.ts).
+export type Recipient = z.output<typeof wire.Recipient>;
+export type StoredMessage = z.output<typeof wire.StoredMessage>;
+export type OwnershipChange = z.output<typeof wire.OwnershipChange>;
 
 export async function getRecipient(db: Database, listingId: string): Promise<Recipient> {
   const recipient = await callFunction<Recipient | null>(db, 'ems_recipient_json($1::uuid)', [listingId]);

@@ -1,8 +1,4 @@
-import type { z } from 'zod';
 import { apiRoutes } from '../domain/api-routes';
 import { routeHandler } from '../http/handler-kit';
-import type { ListingParams } from '../http/schemas';
 
-export const handler = routeHandler<z.infer<typeof ListingParams>, undefined, unknown>('getListingRecipient', ({ params, who, db }) =>
-  apiRoutes.getListingRecipient(db, who, params.listingId),
-);
+export const handler = routeHandler('getListingRecipient', ({ params, who, db }) => apiRoutes.getListingRecipient(db, who, params.listingId));

@@ -6,16 +6,16 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { getDatabase } from '../database/from-config';
 import type { Database } from '../database/port';
 import type { Identity } from '../domain/api-routes';
-import type { Access } from '../domain/access';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { config } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
 import { json, mapError } from './responses';
-import { routeById, type RouteId } from './routes';
+import { routeById, type RouteDefinition, type RouteId, type RouteOf } from './routes';
+import { NoBody } from './schemas';
 
 /** API Gateway's event with the claims its JWT authorizer (or the local server) verified. */
 export type ApiEvent = APIGatewayProxyEventV2 & {
@@ -24,17 +24,19 @@ export type ApiEvent = APIGatewayProxyEventV2 & {
   };
 };
 
-export interface HandlerSpec<P, B, R> {
-  readonly name: string;
-  readonly access: Access;
-  readonly params?: z.ZodType<P>;
-  readonly body?: z.ZodType<B>;
-  readonly successStatus?: number;
-  /** One domain call; `who` is what the verified token says of its bearer (the database identifies and authorizes them). */
-  readonly run: (input: { params: P; body: B; who: Identity; db: Database }) => Promise<R>;
-  /** Counts worth a metric in the result (e.g. listings moved by a removal). */
-  readonly countMetrics?: (result: R) => Record<string, number>;
+/** What a route's handler gets: its path parameters and body as its schemas parse them, the caller, the database. */
+export interface HandlerInput<R extends RouteDefinition> {
+  readonly params: z.output<R['params']>;
+  readonly body: z.output<R['body']>;
+  /** What the verified token says of its bearer (the database identifies and authorizes them); no identity on a public route. */
+  readonly who: Identity;
+  readonly db: Database;
 }
+
+/** One domain call, answering the route's success body. */
+export type HandlerRun<R extends RouteDefinition> = (input: HandlerInput<R>) => Promise<z.output<R['response']>>;
+/** Counts worth a metric in the result (e.g. listings moved by a removal). */
+export type HandlerMetrics<R extends RouteDefinition> = (result: z.output<R['response']>) => Record<string, number>;
 
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -43,7 +45,7 @@ function describeIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(`Invalid ${where}: ${describeIssues(parsed.error)}`);
   return parsed.data;
@@ -79,8 +81,7 @@ function assertStorableText(value: unknown, where: string): void {
     return names.length ? names.join('.') : 'value';
   };
   const stack: Entry[] = [{ value }];
-  while (stack.length) {
-    const entry = stack.pop()!;
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
     const nameProblem = entry.name === undefined ? undefined : unstorable(entry.name);
     if (nameProblem) throw new ValidationError(`Invalid ${where}: ${pathOf(entry)}: the field name ${nameProblem}`);
     if (typeof entry.value === 'string') {
@@ -89,8 +90,7 @@ function assertStorableText(value: unknown, where: string): void {
     } else if (Array.isArray(entry.value)) {
       for (let i = entry.value.length - 1; i >= 0; i--) stack.push({ value: entry.value[i], name: String(i), parent: entry });
     } else if (entry.value !== null && typeof entry.value === 'object') {
-      const fields = Object.entries(entry.value);
-      for (let i = fields.length - 1; i >= 0; i--) stack.push({ value: fields[i]![1], name: fields[i]![0], parent: entry });
+      for (const [name, field] of Object.entries(entry.value).reverse()) stack.push({ value: field, name, parent: entry });
     }
   }
 }
@@ -111,54 +111,46 @@ function readJsonBody(event: ApiEvent): unknown {
   return body;
 }
 
-/** A handler for a route of the route table: access, schemas and status come from there. */
-export function routeHandler<P, B, R>(
-  id: RouteId,
-  run: HandlerSpec<P, B, R>['run'],
-  countMetrics?: HandlerSpec<P, B, R>['countMetrics'],
-) {
-  const route = routeById(id);
+/**
+ * The handler of a route of the route table: access, schemas and status come from there, and so do
+ * the types of `run`'s input and result (`routeHandler('removeMember', ...)` needs no annotation).
+ */
+export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<RouteOf<Id>>, countMetrics?: HandlerMetrics<RouteOf<Id>>) {
   // Validate the environment when the function loads: a missing variable fails the cold start, by name.
   config();
-  return defineHandler<P, B, R>({
-    name: route.id,
-    access: route.access,
-    params: route.params as z.ZodType<P> | undefined,
-    body: route.body as z.ZodType<B> | undefined,
-    successStatus: route.successStatus,
-    run,
-    countMetrics,
-  });
+  return defineHandler(routeById(id), run, countMetrics);
 }
 
-export function defineHandler<P = Record<string, never>, B = undefined, R = unknown>(spec: HandlerSpec<P, B, R>) {
+/** A handler for a route definition (`routeHandler` for the routes of the table): parse, identify, one call, map. */
+export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerRun<R>, countMetrics?: HandlerMetrics<R>) {
   return async (event: ApiEvent, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? 'local';
-    logger.appendKeys({ requestId, route: spec.name });
-    metrics.addDimension('route', spec.name);
+    logger.appendKeys({ requestId, route: route.id });
+    metrics.addDimension('route', route.id);
     const started = Date.now();
     let response: APIGatewayProxyStructuredResultV2;
     try {
       assertStorableText(event.pathParameters ?? {}, 'path parameters');
       assertStorableText(event.queryStringParameters ?? {}, 'query string');
-      const params = spec.params ? parseWith(spec.params, event.pathParameters ?? {}, 'path parameters') : ({} as P);
-      const body = spec.body ? parseWith(spec.body, readJsonBody(event), 'body') : (undefined as B);
+      // The schemas' output types, named: left to inference, TypeScript may settle for their bound (z.ZodType).
+      const params = parseWith<R['params']>(route.params, event.pathParameters ?? {}, 'path parameters');
+      const body = parseWith<R['body']>(route.body, route.body === NoBody ? undefined : readJsonBody(event), 'body');
       const db = await getDatabase();
       const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
       const identity = claims[config().JWT_IDENTITY_CLAIM];
       const emailVerified = claims.email_verified;
       const who: Identity = {
-        identity: spec.access === 'public' || typeof identity !== 'string' ? undefined : identity,
+        identity: route.access === 'public' || typeof identity !== 'string' ? undefined : identity,
         emailVerified: emailVerified === undefined ? undefined : String(emailVerified),
       };
-      const result = await spec.run({ params, body, who, db });
-      for (const [name, value] of Object.entries(spec.countMetrics?.(result) ?? {})) {
+      const result = await run({ params, body, who, db });
+      for (const [name, value] of Object.entries(countMetrics?.(result) ?? {})) {
         metrics.addMetric(name, MetricUnit.Count, value);
       }
-      response = json(spec.successStatus ?? 200, result);
+      response = json(route.successStatus ?? 200, result);
     } catch (error) {
       const mapped = mapError(error);
-      if (mapped.unexpected) logger.error('unexpected error', error as Error);
+      if (mapped.unexpected) logger.error('unexpected error', error instanceof Error ? error : String(error));
       else logger.info('request refused', { status: mapped.response.statusCode, body: mapped.response.body });
       if (mapped.response.statusCode && mapped.response.statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
       else metrics.addMetric('ClientErrors', MetricUnit.Count, 1);

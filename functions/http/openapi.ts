@@ -1,64 +1,158 @@
-/** OpenAPI 3.1 description of the API, generated from the route table and its zod schemas. */
+/**
+ * OpenAPI 3.1 description of the API, generated from the route table, its zod schemas and the
+ * error contract (functions/shared/refusals.ts): every success body exactly (components.schemas,
+ * named as in schemas.ts), every error status a route can answer with the codes it can carry, and
+ * every header. test/integration/api-handlers.test.ts checks every response the handler tests
+ * produce against the committed document.
+ */
 import { z } from 'zod';
+import { REFUSALS } from '../shared/refusals';
+import { INTERNAL_ERROR } from './responses';
 import { ROUTES, type RouteDefinition } from './routes';
+import * as schemas from './schemas';
 
-const ErrorBody = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
-  },
-};
+type JsonSchema = Record<string, unknown>;
 
-const ERROR_RESPONSES: Record<string, string> = {
-  '400': 'Malformed request (bad ids, wrong types, invalid JSON)',
-  '401': 'Missing or invalid bearer token',
-  '403': 'Not allowed for this caller',
-  '404': 'Unknown id (or not visible to this caller)',
-  '409': 'Refused by the current state (e.g. last admin, nobody to receive)',
-  '413': 'Body too large',
-  '503': 'Database unavailable; retry after the Retry-After header',
-};
-
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+function withoutDialect(schema: JsonSchema): JsonSchema {
+  const { $schema: _dialect, $id: _id, ...rest } = schema;
   return rest;
 }
 
-function operation(route: RouteDefinition) {
-  const parameters = route.params
-    ? Object.entries((jsonSchema(route.params).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
-        name,
-        in: 'path',
-        required: true,
-        schema,
-      }))
-    : [];
-  const errors = Object.fromEntries(
-    Object.entries(ERROR_RESPONSES)
-      .filter(([status]) => route.access !== 'public' || !['401', '403'].includes(status))
-      .map(([status, description]) => [status, { description, content: { 'application/json': { schema: ErrorBody } } }]),
-  );
+const requestJsonSchema = (schema: z.ZodType) => withoutDialect(z.toJSONSchema(schema, { io: 'input' }));
+
+/**
+ * The success bodies, named as exported by schemas.ts (every exported schema that is not a request
+ * schema), so a schema used inside another (Person, MessageHandler, ...) is a $ref too.
+ */
+function responseSchemas(): Map<z.ZodType, string> {
+  const requests = new Set<unknown>(ROUTES.flatMap((r) => [r.params, r.body]));
+  const named = new Map<z.ZodType, string>();
+  for (const [name, value] of Object.entries(schemas)) {
+    if (value instanceof z.ZodType && !requests.has(value)) named.set(value, name);
+  }
+  return named;
+}
+
+const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const headerRef = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+const HEADERS = {
+  'Cache-Control': {
+    description: 'Always `no-store`: every answer is for its caller, now.',
+    required: true,
+    schema: { type: 'string', const: 'no-store' },
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before retrying.',
+    required: true,
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+
+/** The error statuses: each carries the error contract's codes of that status. */
+const ERROR_STATUSES = {
+  400: { name: 'BadRequest', title: 'Malformed request' },
+  401: {
+    name: 'Unauthorized',
+    title:
+      'No identity. (On AWS, a missing or invalid token is refused before the handler by API Gateway\'s JWT authorizer, with its own body `{"message":"Unauthorized"}`.)',
+  },
+  403: { name: 'Forbidden', title: 'Not allowed for this caller' },
+  404: { name: 'NotFound', title: 'Unknown id, or not one the caller may see' },
+  409: { name: 'Conflict', title: 'Refused by the current state' },
+  413: { name: 'PayloadTooLarge', title: 'Body too large' },
+  500: { name: 'InternalError', title: 'Unexpected error (logged; the body says nothing more)' },
+  503: { name: 'ServiceUnavailable', title: 'Database unavailable or not migrated yet; retry after Retry-After seconds' },
+} as const;
+
+type ErrorStatus = keyof typeof ERROR_STATUSES;
+
+function codesOf(status: number): { code: string; meaning: string }[] {
+  if (status === INTERNAL_ERROR.status) return [{ code: INTERNAL_ERROR.code, meaning: INTERNAL_ERROR.meaning }];
+  return Object.entries(REFUSALS)
+    .filter(([, refusal]) => refusal.status === status)
+    .map(([code, refusal]) => ({ code, meaning: refusal.meaning }));
+}
+
+/** `{ "error": { "code", "message" } }`, the body of every refusal (functions/http/responses.ts). */
+const ErrorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.enum([...Object.keys(REFUSALS), INTERNAL_ERROR.code]).describe('A code of the error contract (functions/shared/refusals.ts).'),
+    message: z.string().describe('For people; may change.'),
+  }),
+});
+
+function errorResponse(status: number, title: string) {
+  const codes = codesOf(status);
+  return {
+    description: `${title}. ${codes.map((c) => `\`${c.code}\`: ${c.meaning}`).join(' ')}`,
+    headers: { 'Cache-Control': headerRef('Cache-Control'), ...(status === 503 ? { 'Retry-After': headerRef('Retry-After') } : {}) },
+    content: {
+      'application/json': {
+        // ErrorBody, with the codes this status carries.
+        schema: {
+          allOf: [schemaRef('ErrorBody')],
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string', enum: codes.map((c) => c.code) } } } },
+        },
+      },
+    },
+  };
+}
+
+/** Which error statuses a route can answer (its refusals' codes come from the SQL; their statuses from the contract). */
+function errorStatusesOf(route: RouteDefinition): ErrorStatus[] {
+  const statuses: ErrorStatus[] = [400];
+  if (route.access !== 'public') statuses.push(401, 403, 404);
+  if (route.method !== 'GET') statuses.push(409); // a GET changes nothing, so no state refuses it
+  if (route.body !== schemas.NoBody) statuses.push(413);
+  statuses.push(500, 503);
+  return statuses;
+}
+
+function operation(route: RouteDefinition, names: Map<z.ZodType, string>) {
+  const parameters = Object.entries((requestJsonSchema(route.params).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema,
+  }));
+  const responseName = names.get(route.response);
+  const successStatus = route.successStatus ?? 200;
   return {
     operationId: route.id,
     summary: route.summary,
     ...(route.access === 'public' ? { security: [] } : {}),
     'x-access': route.access,
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } } : {}),
+    ...(route.body !== schemas.NoBody
+      ? { requestBody: { required: true, content: { 'application/json': { schema: requestJsonSchema(route.body) } } } }
+      : {}),
     responses: {
-      [String(route.successStatus ?? 200)]: { description: 'Success', content: { 'application/json': { schema: { type: 'object' } } } },
-      ...errors,
+      [String(successStatus)]: {
+        description: successStatus === 201 ? 'Created' : 'Success',
+        headers: { 'Cache-Control': headerRef('Cache-Control') },
+        content: {
+          'application/json': {
+            schema: responseName ? schemaRef(responseName) : withoutDialect(z.toJSONSchema(route.response, { io: 'output' })),
+          },
+        },
+      },
+      ...Object.fromEntries(errorStatusesOf(route).map((status) => [String(status), { $ref: `#/components/responses/${ERROR_STATUSES[status].name}` }])),
     },
   };
 }
 
 export function openApiDocument() {
+  const names = responseSchemas();
+  const registry = z.registry<{ id: string }>();
+  for (const [schema, id] of names) registry.add(schema, { id });
+  registry.add(ErrorBody, { id: 'ErrorBody' });
+  const generated = z.toJSONSchema(registry, { io: 'output', uri: (id) => `#/components/schemas/${id}` }).schemas;
+  const componentSchemas = Object.fromEntries(Object.entries(generated).map(([id, schema]) => [id, withoutDialect(schema)]));
+
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of ROUTES) {
-    paths[route.path] ??= {};
-    paths[route.path]![route.method.toLowerCase()] = operation(route);
-  }
+  for (const route of ROUTES) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, names);
   return {
     openapi: '3.1.0',
     info: {
@@ -66,7 +160,12 @@ export function openApiDocument() {
       version: '1.0.0',
       description: 'Routes buyer messages so they never reach members removed from their company.',
     },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: componentSchemas,
+      responses: Object.fromEntries(Object.entries(ERROR_STATUSES).map(([status, { name, title }]) => [name, errorResponse(Number(status), title)])),
+      headers: HEADERS,
+    },
     security: [{ bearer: [] }],
     paths,
   };

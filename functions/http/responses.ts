@@ -13,6 +13,14 @@ export function errorResponse(statusCode: number, code: string, message: string,
   return json(statusCode, { error: { code, message } }, headers);
 }
 
+/** What any error outside the error contract answers: nothing about it (it is logged). */
+export const INTERNAL_ERROR = {
+  status: 500,
+  code: 'internal_error',
+  message: 'Something went wrong on our side; it has been logged.',
+  meaning: 'An unexpected error; it has been logged.',
+} as const;
+
 export interface MappedError {
   readonly response: APIGatewayProxyStructuredResultV2;
   /** Unexpected errors are logged in full by the caller; their response says nothing. */
@@ -26,5 +34,5 @@ export function mapError(error: unknown): MappedError {
     const headers: Record<string, string> = retryAfter ? { 'retry-after': String(retryAfter) } : {};
     return { response: errorResponse(translated.httpStatus, translated.code, translated.message, headers), unexpected: false };
   }
-  return { response: errorResponse(500, 'internal_error', 'Something went wrong on our side; it has been logged.'), unexpected: true };
+  return { response: errorResponse(INTERNAL_ERROR.status, INTERNAL_ERROR.code, INTERNAL_ERROR.message), unexpected: true };
 }

@@ -18,8 +18,12 @@ export interface RouteDefinition {
   readonly entry: string;
   readonly access: Access;
   readonly summary: string;
-  readonly params?: z.ZodType;
-  readonly body?: z.ZodType;
+  /** Path parameters (`NoParams` for a path without any). */
+  readonly params: z.ZodType;
+  /** JSON body (`NoBody` for a route that reads none). */
+  readonly body: z.ZodType;
+  /** The success body: what the route's SQL function returns (migrations/sql/api/). */
+  readonly response: z.ZodType;
   readonly successStatus?: number;
 }
 
@@ -32,6 +36,8 @@ export const ROUTES = [
     access: 'authenticated',
     summary: "Who receives buyers' messages about a listing now, and why.",
     params: schemas.ListingParams,
+    body: schemas.NoBody,
+    response: schemas.Recipient,
   },
   {
     id: 'getConversationOwnershipHistory',
@@ -41,6 +47,8 @@ export const ROUTES = [
     access: 'authenticated',
     summary: "The ordered chain of a conversation's owners, with actor, reason and time.",
     params: schemas.ConversationParams,
+    body: schemas.NoBody,
+    response: schemas.OwnershipHistory,
   },
   {
     id: 'sendMessage',
@@ -49,7 +57,9 @@ export const ROUTES = [
     entry: 'functions/handlers/send-message.ts',
     access: 'buyer',
     summary: 'A buyer writes about a listing; the message is routed to an active member.',
+    params: schemas.NoParams,
     body: schemas.SendMessageBody,
+    response: schemas.StoredMessage,
     successStatus: 201,
   },
   {
@@ -59,6 +69,9 @@ export const ROUTES = [
     entry: 'functions/handlers/get-company-stats.ts',
     access: 'company_admin',
     summary: "The caller's company: members by status, listings by owner type, moves, handler load, removals over time.",
+    params: schemas.NoParams,
+    body: schemas.NoBody,
+    response: schemas.CompanyStats,
   },
   {
     id: 'removeMember',
@@ -69,6 +82,7 @@ export const ROUTES = [
     summary: "Removes a member; their active listings and open conversations move to the company's fallback recipient.",
     params: schemas.SellerParams,
     body: schemas.RemoveMemberBody,
+    response: schemas.RemovalSummary,
   },
   {
     id: 'reactivateMember',
@@ -79,6 +93,7 @@ export const ROUTES = [
     summary: 'Reactivates a member, optionally restoring the listings the fallback still holds.',
     params: schemas.SellerParams,
     body: schemas.ReactivateMemberBody,
+    response: schemas.ReactivationSummary,
   },
   {
     id: 'listMessageHandlers',
@@ -87,6 +102,9 @@ export const ROUTES = [
     entry: 'functions/handlers/list-message-handlers.ts',
     access: 'company_admin',
     summary: "The company's message handlers with priority and open-conversation load.",
+    params: schemas.NoParams,
+    body: schemas.NoBody,
+    response: schemas.MessageHandlers,
   },
   {
     id: 'updateMessageHandlers',
@@ -95,7 +113,9 @@ export const ROUTES = [
     entry: 'functions/handlers/update-message-handlers.ts',
     access: 'company_admin',
     summary: 'Adds, re-prioritises or deactivates message handlers, all or nothing.',
+    params: schemas.NoParams,
     body: schemas.MessageHandlersBody,
+    response: schemas.MessageHandlers,
   },
   {
     id: 'health',
@@ -104,11 +124,21 @@ export const ROUTES = [
     entry: 'functions/handlers/health.ts',
     access: 'public',
     summary: 'Database reachable and migrations current.',
+    params: schemas.NoParams,
+    body: schemas.NoBody,
+    response: schemas.Health,
   },
 ] as const satisfies readonly RouteDefinition[];
 
-export type RouteId = (typeof ROUTES)[number]['id'];
+export type Route = (typeof ROUTES)[number];
+export type RouteId = Route['id'];
+export type RouteOf<Id extends RouteId> = Extract<Route, { readonly id: Id }>;
 
-export function routeById(id: RouteId): RouteDefinition {
-  return ROUTES.find((r) => r.id === id)!;
+/** What a route answers on success, from its response schema (its params and body: `HandlerInput` in handler-kit.ts). */
+export type RouteResult<Id extends RouteId> = z.output<RouteOf<Id>['response']>;
+
+export function routeById<Id extends RouteId>(id: Id): RouteOf<Id> {
+  const route = ROUTES.find((r): r is RouteOf<Id> => r.id === id);
+  if (!route) throw new Error(`No route ${id} in the route table`);
+  return route;
 }

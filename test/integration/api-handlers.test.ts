@@ -2,6 +2,9 @@
  * The Lambda handlers invoked directly with API Gateway v2 events: the
  * authorization matrix (each role × each route × own / other company) and a
  * matrix of malformed requests that must all get a 4xx and write nothing.
+ * Every response here is checked against the committed OpenAPI document
+ * (functions/http/openapi.json): its status documented for the route, its
+ * body valid against that response's schema, its headers as described.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +12,13 @@ import { DataApiDatabase } from '../../functions/database/data-api-adapter';
 import { useDatabase } from '../../functions/database/from-config';
 import type { Database } from '../../functions/database/port';
 import type { ApiEvent } from '../../functions/http/handler-kit';
-import type { RouteId } from '../../functions/http/routes';
+import { ROUTES, type RouteDefinition, type RouteId } from '../../functions/http/routes';
 import { resetConfig } from '../../functions/shared/config';
 import { apiEvent, claimsFor, parse, type EventOptions } from '../helpers/api-events';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
 import * as m from '../helpers/marketplace';
+import { contractChecker, readOpenApiDocument } from '../helpers/openapi-contract';
 import { contentFingerprint } from '../helpers/snapshot';
 
 type Handler = (event: ApiEvent) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -32,6 +36,21 @@ const HANDLER_FILES: Record<RouteId, string> = {
   updateMessageHandlers: 'update-message-handlers',
   health: 'health',
 };
+
+const contract = contractChecker();
+/** What the document check saw pass, as `<route> <status>`. */
+const documented = new Set<string>();
+
+/** The handler, with every response it gives checked against the OpenAPI document: a test fails on one that is not as documented. */
+function checkedAgainstDocument(routeId: RouteId, handler: Handler): Handler {
+  return async (event) => {
+    const response = await handler(event);
+    const problems = contract.problems(routeId, response);
+    if (problems.length) throw new Error(`Not as functions/http/openapi.json documents it:\n${problems.join('\n')}\nbody: ${response.body}`);
+    documented.add(`${routeId} ${response.statusCode}`);
+    return response;
+  };
+}
 
 async function call(routeId: RouteId, options: EventOptions = {}) {
   return parse(await handlers[routeId](apiEvent(routeId, options)));
@@ -128,8 +147,10 @@ for (const adapter of ['pg', 'data-api'] as const) {
         db = new DataApiDatabase({ resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: t.name, client: endpoint.client() });
       }
       useDatabase(db);
+      documented.clear();
       for (const [id, file] of Object.entries(HANDLER_FILES)) {
-        handlers[id as RouteId] = ((await import(`../../functions/handlers/${file}`)) as { handler: Handler }).handler;
+        const { handler } = (await import(`../../functions/handlers/${file}`)) as { handler: Handler };
+        handlers[id as RouteId] = checkedAgainstDocument(id as RouteId, handler);
       }
       world = await buildWorld();
     });
@@ -354,6 +375,29 @@ for (const adapter of ['pg', 'data-api'] as const) {
     it('a U+0000 in a query string parameter, even one no route reads → 400 naming it', async () => {
       const event = { ...apiEvent('getCompanyStats', { claims: admin() }), rawQueryString: 'page=1%00', queryStringParameters: { page: '1\u0000' } };
       await expectRefused('getCompanyStats', event, 'page');
+    });
+  });
+
+  describe('the OpenAPI document', () => {
+    it("every response above was as documented, among them each route's success", () => {
+      const routes: readonly RouteDefinition[] = ROUTES;
+      for (const route of routes) expect([...documented]).toContain(`${route.id} ${route.successStatus ?? 200}`);
+      expect(documented.size).toBeGreaterThan(routes.length); // refusals too
+    });
+
+    it('the check fails a real answer the document describes wrongly: a wrong schema, an undocumented status', async () => {
+      const wrong = readOpenApiDocument();
+      wrong.components.schemas.RemovalSummary.properties.listingsMoved = { type: 'string' };
+      delete wrong.paths['/company/members/{sellerId}/remove'].post.responses['409'];
+      const against = contractChecker(wrong);
+      const sellerId = await m.seller(t.db, world.companyA, 'member');
+      const event = apiEvent('removeMember', { pathParameters: { sellerId }, body: { reason: 'left' }, claims: claimsFor(world.emails.adminA) });
+      const removed = await handlers.removeMember(event);
+      expect(removed.statusCode).toBe(200);
+      expect(against.problems('removeMember', removed)).toEqual([expect.stringMatching(/removeMember 200: body \/listingsMoved must be string/)]);
+      const again = await handlers.removeMember(event);
+      expect(parse(again)).toMatchObject({ status: 409, body: { error: { code: 'already_removed' } } });
+      expect(against.problems('removeMember', again)).toEqual([expect.stringMatching(/removeMember: status 409 is not documented/)]);
     });
   });
   });
