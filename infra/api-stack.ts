@@ -5,7 +5,7 @@
  * the authorizer accepts. Everything here can be destroyed and recreated
  * without losing data.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -105,6 +105,8 @@ export class ApiStack extends Stack {
       featurePlan: config.isDev ? cognito.FeaturePlan.ESSENTIALS : cognito.FeaturePlan.PLUS,
       standardThreatProtectionMode: config.isDev ? undefined : cognito.StandardThreatProtectionMode.FULL_FUNCTION,
       deletionProtection: !config.isDev,
+      // `cdk destroy` of the dev stage leaves nothing but the database's final snapshot; elsewhere the users stay.
+      removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
     const client = userPool.addClient('ApiClient', {
       authFlows: { userSrp: true },

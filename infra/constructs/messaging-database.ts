@@ -4,11 +4,12 @@
  * it (the migration Lambda, the secret rotation Lambda), VPC flow logs, and an
  * Aurora PostgreSQL Serverless v2 cluster with the Data API on.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as serverless from 'aws-cdk-lib/aws-sam';
 import { Construct } from 'constructs';
 import type { InfraConfig } from '../config';
 import { acknowledge } from '../nag';
@@ -129,6 +130,8 @@ export class MessagingDatabase extends Construct {
     });
     this.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.rotationSecurityGroup, 'Master secret rotation Lambda');
 
+    this.manageImplicitLogGroups(config);
+
     acknowledge(
       this.cluster,
       'AwsSolutions-RDS11',
@@ -142,5 +145,33 @@ export class MessagingDatabase extends Construct {
         "The 'dev' stage is disposable (cdk destroy must work); its data is still kept: the cluster's removal policy takes a final snapshot. Every other stage has deletion protection on.",
       );
     }
+  }
+
+  /**
+   * Two Lambda functions of this stack are not ours: the master secret's rotation function (a SAR
+   * application, in a nested stack) and the VPC's restrict-default-security-group custom resource
+   * provider. Left alone, Lambda creates their log groups itself, without retention, and they outlive
+   * `cdk destroy`. Here they are resources of the stack: a retention, deleted with the dev stage.
+   */
+  private manageImplicitLogGroups(config: InfraConfig): void {
+    const logGroup = (id: string, logGroupName?: string) =>
+      new logs.LogGroup(this, id, {
+        logGroupName,
+        retention: config.isDev ? logs.RetentionDays.ONE_MONTH : logs.RetentionDays.ONE_YEAR,
+        removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      });
+
+    const rotation = this.cluster.node.findChild('RotationSingleUser').node.defaultChild as serverless.CfnApplication;
+    const functionName = (rotation.parameters as Record<string, string>).functionName;
+    const rotationLogs = logGroup('RotationLogs', `/aws/lambda/${functionName}`);
+    // The log group exists before the function (whose first rotation runs as soon as it is created).
+    rotation.node.addDependency(rotationLogs);
+
+    const provider = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (!handler) throw new Error('the VPC restrict-default-security-group provider was not found (aws-cdk-lib changed?)');
+    const providerLogs = logGroup('RestrictDefaultSecurityGroupLogs');
+    handler.addPropertyOverride('LoggingConfig', { LogGroup: providerLogs.logGroupName });
+    handler.node.addDependency(providerLogs);
   }
 }
