@@ -91,7 +91,8 @@ export class ApiStack extends Stack {
       signInAliases: { email: true },
       autoVerify: { email: true },
       standardAttributes: { email: { required: true, mutable: false } },
-      mfa: cognito.Mfa.REQUIRED,
+      // Dev: optional, so `npm run token -- --stack <Api stack> <email>` can sign a test user in.
+      mfa: config.isDev ? cognito.Mfa.OPTIONAL : cognito.Mfa.REQUIRED,
       mfaSecondFactor: { otp: true, sms: false },
       passwordPolicy: {
         minLength: 12,
@@ -109,7 +110,8 @@ export class ApiStack extends Stack {
       removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
     const client = userPool.addClient('ApiClient', {
-      authFlows: { userSrp: true },
+      // ADMIN_USER_PASSWORD_AUTH (server-side, with admin credentials) only in dev: the token command.
+      authFlows: { userSrp: true, adminUserPassword: config.isDev },
       generateSecret: false,
       preventUserExistenceErrors: true,
       idTokenValidity: Duration.hours(1),
@@ -117,6 +119,11 @@ export class ApiStack extends Stack {
       refreshTokenValidity: Duration.days(30),
     });
     if (config.isDev) {
+      acknowledge(
+        userPool,
+        'AwsSolutions-COG2',
+        "The 'dev' stage's test users get their tokens from `npm run token -- --stack`, which cannot answer an MFA challenge; every other stage requires MFA.",
+      );
       acknowledge(
         userPool,
         'AwsSolutions-COG8',

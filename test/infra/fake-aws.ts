@@ -1,0 +1,153 @@
+/**
+ * A local stand-in for the two AWS APIs the token command calls, speaking
+ * their wire protocols so the real SDK clients (and the CLI, through
+ * AWS_ENDPOINT_URL) talk to it: CloudFormation DescribeStacks (awsQuery:
+ * form-encoded request, XML answer) and the Cognito user pool admin calls
+ * (JSON 1.1, X-Amz-Target). It keeps its stacks, pools and users in memory and
+ * records every call.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeUser {
+  attributes: Record<string, string>;
+  password?: string;
+  /** The user turned MFA on: password sign-in answers with a challenge. */
+  mfa?: boolean;
+}
+
+export interface FakePool {
+  /** App client id → its ExplicitAuthFlows. */
+  clients: Record<string, string[]>;
+  /** By user name (the e-mail: the pools sign in by e-mail). */
+  users: Record<string, FakeUser>;
+}
+
+export interface FakeAws {
+  readonly endpoint: string;
+  readonly stacks: Record<string, Record<string, string>>;
+  readonly pools: Record<string, FakePool>;
+  /** Every call, as 'Service.Action'. */
+  readonly calls: string[];
+  close(): Promise<void>;
+}
+
+const body = (request: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+class CognitoError extends Error {
+  constructor(readonly type: string, message: string) {
+    super(message);
+  }
+}
+
+export async function startFakeAws(): Promise<FakeAws> {
+  const stacks: FakeAws['stacks'] = {};
+  const pools: FakeAws['pools'] = {};
+  const calls: string[] = [];
+
+  const cloudFormation = (form: URLSearchParams): [number, string] => {
+    const action = form.get('Action');
+    calls.push(`CloudFormation.${action}`);
+    const name = form.get('StackName') ?? '';
+    const outputs = stacks[name];
+    if (action !== 'DescribeStacks' || !outputs) {
+      return [
+        400,
+        `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code>` +
+          `<Message>Stack with id ${xml(name)} does not exist</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+      ];
+    }
+    const members = Object.entries(outputs)
+      .map(([k, v]) => `<member><OutputKey>${xml(k)}</OutputKey><OutputValue>${xml(v)}</OutputValue></member>`)
+      .join('');
+    return [
+      200,
+      `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
+        `<StackName>${xml(name)}</StackName><StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/${xml(name)}/1</StackId>` +
+        `<CreationTime>2026-11-30T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs>` +
+        `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+    ];
+  };
+
+  const cognito = (action: string, input: Record<string, any>): unknown => {
+    calls.push(`Cognito.${action}`);
+    const pool = pools[input.UserPoolId as string];
+    if (!pool) throw new CognitoError('ResourceNotFoundException', 'User pool does not exist.');
+    const user = () => {
+      const found = pool.users[input.Username as string];
+      if (!found) throw new CognitoError('UserNotFoundException', 'User does not exist.');
+      return found;
+    };
+    const attributes = (list: { Name: string; Value: string }[]) => Object.fromEntries(list.map((a) => [a.Name, a.Value]));
+    switch (action) {
+      case 'DescribeUserPoolClient': {
+        const flows = pool.clients[input.ClientId as string];
+        if (!flows) throw new CognitoError('ResourceNotFoundException', 'Client does not exist.');
+        return { UserPoolClient: { UserPoolId: input.UserPoolId, ClientId: input.ClientId, ExplicitAuthFlows: flows } };
+      }
+      case 'AdminGetUser':
+        return { Username: input.Username, UserAttributes: Object.entries(user().attributes).map(([Name, Value]) => ({ Name, Value })) };
+      case 'AdminCreateUser': {
+        if (pool.users[input.Username]) throw new CognitoError('UsernameExistsException', 'User account already exists.');
+        pool.users[input.Username] = { attributes: attributes(input.UserAttributes ?? []) };
+        return { User: { Username: input.Username } };
+      }
+      case 'AdminUpdateUserAttributes':
+        Object.assign(user().attributes, attributes(input.UserAttributes ?? []));
+        return {};
+      case 'AdminSetUserPassword':
+        if (!input.Permanent) throw new CognitoError('InvalidParameterException', 'the fake only sets permanent passwords');
+        if (String(input.Password).length < 12) throw new CognitoError('InvalidPasswordException', 'Password did not conform with policy');
+        user().password = input.Password;
+        return {};
+      case 'AdminInitiateAuth': {
+        if (!(pool.clients[input.ClientId] ?? []).includes('ALLOW_ADMIN_USER_PASSWORD_AUTH')) {
+          throw new CognitoError('InvalidParameterException', 'Auth flow not enabled for this client');
+        }
+        const { USERNAME, PASSWORD } = input.AuthParameters as Record<string, string>;
+        const found = USERNAME === undefined ? undefined : pool.users[USERNAME];
+        if (!found || found.password !== PASSWORD) throw new CognitoError('NotAuthorizedException', 'Incorrect username or password.');
+        if (found.mfa) return { ChallengeName: 'SOFTWARE_TOKEN_MFA', Session: 's' };
+        const claims = { iss: `https://cognito-idp.eu-west-1.amazonaws.com/${input.UserPoolId}`, aud: input.ClientId, token_use: 'id', ...found.attributes };
+        return { AuthenticationResult: { IdToken: `${base64url({ alg: 'RS256' })}.${base64url(claims)}.sig`, TokenType: 'Bearer', ExpiresIn: 3600 } };
+      }
+      default:
+        throw new CognitoError('UnknownOperationException', action);
+    }
+  };
+
+  const server: Server = createServer(async (request, response) => {
+    const text = await body(request);
+    const target = request.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('AWSCognitoIdentityProviderService.')) {
+      try {
+        const answer = cognito(target.split('.')[1]!, JSON.parse(text || '{}') as Record<string, unknown>);
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(answer));
+      } catch (error) {
+        const e = error as CognitoError;
+        response
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': e.type ?? 'InternalErrorException' })
+          .end(JSON.stringify({ __type: e.type ?? 'InternalErrorException', message: e.message }));
+      }
+      return;
+    }
+    const [status, answer] = cloudFormation(new URLSearchParams(text));
+    response.writeHead(status, { 'content-type': 'text/xml' }).end(answer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stacks,
+    pools,
+    calls,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
