@@ -3,25 +3,35 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { useDatabase } from '../../functions/database/from-config';
+import type { Database } from '../../functions/database/port';
 import { loadDemoData } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
 import { startLocalServer, type LocalServer } from '../../functions/local/server';
 import { resetConfig } from '../../functions/shared/config';
+import { databaseThrough, type Adapter } from './adapters';
+import type { DataApiEndpoint } from './data-api-endpoint';
 import { createMigratedDatabase, type TestDatabase } from './database';
 
 export interface LocalApi {
+  /** The database over node-postgres: for setting up and observing (under 'data-api' not what the handlers use). */
   readonly t: TestDatabase;
   readonly server: LocalServer;
   readonly tokens: LocalTokens;
+  /** What the handlers run on. */
+  readonly db: Database;
+  /** The local Data API endpoint the handlers call (adapter 'data-api' only). */
+  readonly endpoint?: DataApiEndpoint;
   close(): Promise<void>;
 }
 
-export async function startLocalApi(): Promise<LocalApi> {
+/** The handlers run on `adapter` (default node-postgres). */
+export async function startLocalApi(options: { adapter?: Adapter } = {}): Promise<LocalApi> {
   const t = await createMigratedDatabase();
   await loadDemoData(t.db);
   process.env.DATABASE_URL = t.url;
   resetConfig();
-  useDatabase(t.db);
+  const through = await databaseThrough(options.adapter ?? 'pg', t);
+  useDatabase(through.db);
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
   const tokens = await localTokens(path.join(keyDir, 'key.json'));
   const server = await startLocalServer({ port: 0, tokens });
@@ -29,8 +39,11 @@ export async function startLocalApi(): Promise<LocalApi> {
     t,
     server,
     tokens,
+    db: through.db,
+    endpoint: through.endpoint,
     close: async () => {
       await server.close();
+      await through.close();
       await t.drop();
       await rm(keyDir, { recursive: true, force: true });
     },
