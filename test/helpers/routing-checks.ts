@@ -368,3 +368,28 @@ export class Gate {
     await this.client.end();
   }
 }
+
+/* ------------------------------------------------------------------ */
+/* Deadlocks                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * `inner`, reporting every 40P01 (deadlock_detected) it sees to `onDeadlock`, once per error,
+ * including those the services then retry: a deadlock a retry hides still counts.
+ */
+export function observingDeadlocks(inner: Database, onDeadlock: (error: unknown) => void): Database {
+  const seen = new WeakSet<object>();
+  const note = (error: unknown): never => {
+    if ((error as { code?: string } | null)?.code === '40P01' && typeof error === 'object' && error !== null && !seen.has(error)) {
+      seen.add(error);
+      onDeadlock(error);
+    }
+    throw error;
+  };
+  const wrap = (db: Database): Database => ({
+    query: <T extends object = Row>(sql: string, params?: readonly unknown[]) => db.query<T>(sql, params).catch(note),
+    transaction: (work) => db.transaction((tx) => work(wrap(tx))).catch(note),
+    close: () => db.close(),
+  });
+  return wrap(inner);
+}

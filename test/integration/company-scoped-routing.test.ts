@@ -17,7 +17,7 @@ import { reactivateMember, removeMember, transferListing } from '../../functions
 import { sendBuyerMessage } from '../../functions/domain/messaging';
 import { migrateToLatest, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
-import { COMPANY_SCOPED_INVARIANT_SQL, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
+import { COMPANY_SCOPED_INVARIANT_SQL, observingDeadlocks, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 import { createTemplateDatabase, type TemplateDatabase } from '../helpers/template-database';
 
 /* ------------------------------------------------------------------ */
@@ -945,18 +945,7 @@ describe('7. the last active owner/admin rule', () => {
 
 describe('8. lock order: the API follows the order of plain SQL (seller row, then company row)', () => {
   /** Counts the 40P01 errors a Database sees, retried ones included. */
-  function counting(inner: Database, seen: unknown[]): Database {
-    const note = (error: unknown) => {
-      if ((error as { code?: string }).code === '40P01' && !seen.includes(error)) seen.push(error);
-      throw error;
-    };
-    const wrap = (db: Database): Database => ({
-      query: <T extends object = Row>(sql: string, params?: readonly unknown[]) => db.query<T>(sql, params).catch(note),
-      transaction: (work) => db.transaction((tx) => work(wrap(tx))).catch(note),
-      close: () => db.close(),
-    });
-    return wrap(inner);
-  }
+  const counting = (inner: Database, seen: unknown[]): Database => observingDeadlocks(inner, (error) => seen.push(error));
 
   /**
    * Another session holds company `companyId`'s row, so an API call (one statement: it locks the

@@ -27,7 +27,7 @@ import { DomainError } from '../../functions/domain/errors';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
-import { COMPANY_SCOPED_INVARIANT_SQL, refusalCode } from '../helpers/routing-checks';
+import { COMPANY_SCOPED_INVARIANT_SQL, observingDeadlocks, refusalCode } from '../helpers/routing-checks';
 
 const LONG = process.env.EMS_LONG_TESTS === '1';
 const DURATION_MS = Number(process.env.EMS_STRESS_MS ?? (LONG ? 60_000 : 10_000));
@@ -68,22 +68,8 @@ interface DbError {
 }
 
 /** Every 40P01 a Database sees (each error once), including those the services then retry. */
-function observing(inner: Database, onDeadlock: (where: string, error: unknown) => void, where: () => string): Database {
-  const seen = new WeakSet<object>();
-  const note = (error: unknown): never => {
-    if ((error as DbError)?.code === '40P01' && typeof error === 'object' && error !== null && !seen.has(error)) {
-      seen.add(error);
-      onDeadlock(where(), error);
-    }
-    throw error;
-  };
-  const wrap = (db: Database): Database => ({
-    query: <T extends object = Row>(sql: string, params?: readonly unknown[]) => db.query<T>(sql, params).catch(note),
-    transaction: (work) => db.transaction((tx) => work(wrap(tx))).catch(note),
-    close: () => db.close(),
-  });
-  return wrap(inner);
-}
+const observing = (inner: Database, onDeadlock: (where: string, error: unknown) => void, where: () => string): Database =>
+  observingDeadlocks(inner, (error) => onDeadlock(where(), error));
 
 interface Proof {
   messageId: string;
