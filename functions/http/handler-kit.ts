@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { getDatabase } from '../database/from-config';
 import type { Database } from '../database/port';
 import type { Identity } from '../domain/api-routes';
-import { PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { config } from '../shared/config';
 import { logger, metrics } from '../shared/observability';
 import { json, mapError } from './responses';
@@ -139,6 +139,8 @@ export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerR
       const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
       const identity = claims[config().JWT_IDENTITY_CLAIM];
       const emailVerified = claims.email_verified;
+      // An identity no account can have (the database cannot even compare it): no usable identity.
+      if (typeof identity === 'string' && unstorable(identity)) throw new UnauthorizedError('The token carries no usable identity claim');
       const who: Identity = {
         identity: route.access === 'public' || typeof identity !== 'string' ? undefined : identity,
         emailVerified: emailVerified === undefined ? undefined : String(emailVerified),

@@ -226,6 +226,11 @@ for (const adapter of ['pg', 'data-api'] as const) {
       expect(response).toMatchObject({ status: 403 });
     });
 
+    it('a token whose identity claim holds U+0000 is refused with 401, not a 500', async () => {
+      const response = await call('getCompanyStats', { claims: claimsFor(`${world.emails.adminA}\u0000`) });
+      expect(response).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    });
+
     it('a token whose provider says the e-mail is unverified is refused', async () => {
       const response = await call('getCompanyStats', { claims: { ...claimsFor(world.emails.adminA), email_verified: 'false' } });
       expect(response).toMatchObject({ status: 403 });
