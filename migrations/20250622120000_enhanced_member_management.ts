@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { addConstraintSafely, BACKFILL_BATCH_SIZE, backfillInBatches, ddl, dropConstraint } from './lib/safe-ddl';
+import { readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
 
@@ -56,85 +57,13 @@ export async function up(knex: Knex): Promise<void> {
 
   await ddl(knex, [
     // Who did it: the application sets `ems.actor` per transaction; plain SQL falls back to the database user.
-    `CREATE OR REPLACE FUNCTION ems_current_actor() RETURNS text
-       LANGUAGE sql STABLE AS
-     $$ SELECT coalesce(nullif(current_setting('ems.actor', true), ''), session_user::text) $$`,
-    `CREATE OR REPLACE FUNCTION sellers_member_status_guard() RETURNS trigger
-       LANGUAGE plpgsql AS
-     $$
-     BEGIN
-       IF NEW.member_status IS NOT DISTINCT FROM OLD.member_status THEN
-         RETURN NEW;
-       END IF;
-       IF OLD.member_status = 'active' AND OLD.company_id IS NOT NULL AND OLD.role IN ('owner', 'admin') THEN
-         -- Serialise membership changes per company, so two admins removed at once
-         -- cannot both see the other as the remaining one.
-         PERFORM 1 FROM companies WHERE id = OLD.company_id FOR NO KEY UPDATE;
-         IF NOT EXISTS (
-           SELECT 1 FROM sellers s
-            WHERE s.company_id = OLD.company_id AND s.id <> OLD.id
-              AND s.member_status = 'active' AND s.role IN ('owner', 'admin')
-         ) THEN
-           RAISE EXCEPTION 'cannot remove % %: the last active owner or admin of company %', OLD.role, OLD.id, OLD.company_id
-             USING ERRCODE = 'P0001', HINT = 'Make another member an admin first.',
-                   DETAIL = 'ems:last_admin';
-         END IF;
-       END IF;
-       IF NEW.member_status = 'active' THEN
-         NEW.reactivated_at := clock_timestamp();
-         NEW.reactivated_by := ems_current_actor();
-       ELSE
-         NEW.removed_at := clock_timestamp();
-         NEW.removed_by := ems_current_actor();
-         NEW.removal_reason := coalesce(nullif(current_setting('ems.reason', true), ''), NEW.removal_reason);
-       END IF;
-       RETURN NEW;
-     END
-     $$`,
-    `CREATE OR REPLACE TRIGGER sellers_member_status_guard
-       BEFORE UPDATE OF member_status ON sellers
-       FOR EACH ROW EXECUTE FUNCTION sellers_member_status_guard()`,
-    `CREATE OR REPLACE FUNCTION sellers_member_status_audit() RETURNS trigger
-       LANGUAGE plpgsql AS
-     $$
-     BEGIN
-       INSERT INTO company_member_audit (company_id, seller_id, action, previous_status, new_status, actor, reason)
-       VALUES (NEW.company_id, NEW.id,
-               CASE NEW.member_status WHEN 'active' THEN 'reactivated' WHEN 'suspended' THEN 'suspended' ELSE 'removed' END,
-               OLD.member_status, NEW.member_status, ems_current_actor(),
-               nullif(current_setting('ems.reason', true), ''));
-       RETURN NULL;
-     END
-     $$`,
-    `CREATE OR REPLACE TRIGGER sellers_member_status_audit
-       AFTER UPDATE OF member_status ON sellers
-       FOR EACH ROW WHEN (OLD.member_status IS DISTINCT FROM NEW.member_status)
-       EXECUTE FUNCTION sellers_member_status_audit()`,
-    `CREATE OR REPLACE VIEW active_company_members AS
-       SELECT s.id AS seller_id, s.company_id, c.name AS company_name, s.name, s.email, s.role, s.created_at
-         FROM sellers s JOIN companies c ON c.id = s.company_id
-        WHERE s.member_status = 'active'`,
-    `CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id uuid)
-       RETURNS TABLE (company_id uuid, total_members bigint, active_members bigint, removed_members bigint,
-                      suspended_members bigint, active_admins bigint, removals_last_30_days bigint,
-                      reactivations_last_30_days bigint)
-       LANGUAGE sql STABLE AS
-     $$
-       SELECT p_company_id,
-              count(*),
-              count(*) FILTER (WHERE s.member_status = 'active'),
-              count(*) FILTER (WHERE s.member_status = 'removed'),
-              count(*) FILTER (WHERE s.member_status = 'suspended'),
-              count(*) FILTER (WHERE s.member_status = 'active' AND s.role IN ('owner', 'admin')),
-              (SELECT count(*) FROM company_member_audit a
-                WHERE a.company_id = p_company_id AND a.action IN ('removed', 'suspended')
-                  AND a.created_at > now() - interval '30 days'),
-              (SELECT count(*) FROM company_member_audit a
-                WHERE a.company_id = p_company_id AND a.action = 'reactivated'
-                  AND a.created_at > now() - interval '30 days')
-         FROM sellers s
-        WHERE s.company_id = p_company_id
-     $$`,
+    readSqlFile('history/20250622120000/01_ems_current_actor_function.sql'),
+    readSqlFile('history/20250622120000/02_sellers_member_status_guard_function.sql'),
+    readSqlFile('history/20250622120000/03_sellers_member_status_guard_trigger.sql'),
+    readSqlFile('history/20250622120000/04_sellers_member_status_audit_function.sql'),
+    readSqlFile('history/20250622120000/05_sellers_member_status_audit_trigger.sql'),
+    readSqlFile('history/20250622120000/06_active_company_members_view.sql'),
+    readSqlFile('history/20250622120000/07_get_member_statistics_function.sql'),
   ]);
 }
 

@@ -3,7 +3,7 @@
  * the scheduled verification Lambda. It only reads.
  */
 import { MIGRATIONS } from '../../migrations';
-import { CHECKSUM_TABLE, migrationChecksum } from '../../migrations/lib/checksums';
+import { CHECKSUM_TABLE, checksumMatches, migrationChecksum } from '../../migrations/lib/checksums';
 import { MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
 import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
@@ -117,7 +117,7 @@ async function checksumCheck(db: Database): Promise<CheckResult> {
     if (current === null) continue; // not part of this code base (reported by the status check)
     const stored = byName.get(migration);
     if (stored === undefined) unrecorded.push(migration);
-    else if (stored !== current) changed.push(migration);
+    else if (!checksumMatches(migration, stored, current)) changed.push(migration);
     else compared += 1;
   }
   if (changed.length || unrecorded.length) {

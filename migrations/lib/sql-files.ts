@@ -1,8 +1,9 @@
 /**
  * The database's code lives in `.sql` files under migrations/sql/ (one function or
- * trigger function, with its trigger, per file), grouped by concern: routing/,
- * membership/, ownership/. Migrations load them by name; the checksum of a
- * migration covers the files it names (lib/checksums.ts).
+ * trigger function, with its trigger, or view per file), grouped by concern:
+ * routing/, membership/, ownership/, api/; history/<migration>/ holds what
+ * migrations 1-3 defined, as they defined it. Migrations load them by name; the
+ * checksum of a migration covers the files it names (lib/checksums.ts).
  *
  * Read when a migration runs, not when it is imported: the API and verification
  * bundles import the migration list but never run it. The migration Lambda's
@@ -24,7 +25,7 @@ export function readSqlFile(relative: string, root: string = migrationsRoot()): 
   return readFileSync(file, 'utf8');
 }
 
-/** The `.sql` files a migration's source names, as `'<concern>/<name>.sql'` string literals. */
+/** The `.sql` files a migration's source names, as `'<concern>/<name>.sql'` (or `'history/<migration>/<name>.sql'`) string literals. */
 export function sqlFilesNamedIn(source: string): string[] {
-  return [...new Set([...source.matchAll(/'([a-z_]+\/[a-z0-9_]+\.sql)'/g)].map((m) => m[1]!))].sort();
+  return [...new Set([...source.matchAll(/'((?:[a-z0-9_]+\/)+[a-z0-9_]+\.sql)'/g)].map((m) => m[1]!))].sort();
 }

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
+import { EQUIVALENT_EARLIER_CHECKSUMS } from '../../migrations/lib/checksums';
 import { BASE_TABLES } from '../../migrations/20250101000000_base_marketplace_schema';
 import { schemaCatalog, type SchemaCatalog } from '../helpers/catalog';
 import { endSessionsOfDeadRunner, killGroup, startChildRunner, waitForBlockedMigration, type ChildRunner } from '../helpers/child-runner';
@@ -23,6 +24,8 @@ import {
   recordedMigrations,
   withKnex,
 } from '../helpers/migrations';
+
+const MIGRATIONS_WITH_EARLIER_SOURCE = Object.keys(EQUIVALENT_EARLIER_CHECKSUMS);
 
 const databases: TestDatabase[] = [];
 async function database(): Promise<TestDatabase> {
@@ -345,6 +348,20 @@ describe('tamper detection', () => {
       await t.db.query('UPDATE knex_migrations_checksums SET checksum = $2 WHERE name = $1', [M2, checksum]);
     }
     expect((await verifyInstallation(t.db)).ok).toBe(true);
+  });
+
+  it("a database that applied a migration's earlier, equivalent source (SQL since moved to files) is not reported as tampered with", async () => {
+    const name = MIGRATIONS_WITH_EARLIER_SOURCE[0]!;
+    const [{ checksum }] = (await t.db.query<{ checksum: string }>('SELECT checksum FROM knex_migrations_checksums WHERE name = $1', [name])) as [
+      { checksum: string },
+    ];
+    expect(EQUIVALENT_EARLIER_CHECKSUMS[name]).not.toContain(checksum); // the current source's is recorded
+    await t.db.query('UPDATE knex_migrations_checksums SET checksum = $2 WHERE name = $1', [name, EQUIVALENT_EARLIER_CHECKSUMS[name]![0]]);
+    try {
+      expect((await verifyInstallation(t.db)).checks.find((c) => c.name === 'migration checksums')).toMatchObject({ ok: true });
+    } finally {
+      await t.db.query('UPDATE knex_migrations_checksums SET checksum = $2 WHERE name = $1', [name, checksum]);
+    }
   });
 
   it('a dropped view fails "views created", naming it; the runner then reports a verify failure', async () => {
