@@ -5,7 +5,7 @@
  * every header. test/integration/api-handlers.test.ts checks every response the handler tests
  * produce against the committed document.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { REFUSALS } from '../shared/refusals';
 import { INTERNAL_ERROR } from './responses';
 import { ROUTES, type RouteDefinition } from './routes';

@@ -3,7 +3,7 @@
  * route's SQL function returns, migrations/sql/api/). The handlers' types and the OpenAPI
  * document (`npm run openapi`) both come from here.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const uuid = (what: string) => z.uuid({ message: `${what} must be a UUID` });
 
