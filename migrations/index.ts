@@ -16,6 +16,7 @@ import * as conversationTracking from './20250622122000_messaging_conversation_t
 import * as finalSetup from './20250622123000_messaging_final_setup';
 import * as companyScopedRouting from './20261130120000_company_scoped_routing';
 import * as apiRouteFunctions from './20261130130000_api_route_functions';
+import * as databaseRoles from './20261130140000_database_roles';
 
 /** knex reads `config.transaction` to run a migration outside a transaction. */
 export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
@@ -44,7 +45,7 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles];
 
 export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 

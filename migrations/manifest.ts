@@ -7,6 +7,8 @@ export const COMPANY_SCOPED_ROUTING_MIGRATION = '20261130120000_company_scoped_r
 
 export const API_ROUTE_FUNCTIONS_MIGRATION = '20261130130000_api_route_functions.js';
 
+export const DATABASE_ROLES_MIGRATION = '20261130140000_database_roles.js';
+
 export const MIGRATION_NAMES = [
   '20250101000000_base_marketplace_schema.js',
   '20250622120000_enhanced_member_management.js',
@@ -15,4 +17,5 @@ export const MIGRATION_NAMES = [
   '20250622123000_messaging_final_setup.js',
   COMPANY_SCOPED_ROUTING_MIGRATION,
   API_ROUTE_FUNCTIONS_MIGRATION,
+  DATABASE_ROLES_MIGRATION,
 ] as const;

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole system on this machine. Starts the embedded
  * PostgreSQL (or uses DATABASE_URL), runs the migration runner with its report,
- * loads the demo data and serves every route on http://127.0.0.1:3000 (PORT).
+ * loads the demo data and serves every route on http://127.0.0.1:3000 (PORT), logged in as the
+ * API's own database user (member of ems_route_caller), as in AWS.
  */
 import { resolveReachableDatabaseUrl } from '../database/reachability';
 import { EXIT_CANNOT_CONNECT, EXIT_FAILED, parseCommandLine, runCommandLine } from '../shared/command-line';
@@ -18,6 +19,26 @@ http://HOST:PORT (127.0.0.1:3000). Ctrl-C stops it.
 
 Environment: DATABASE_URL, LOCAL_PG_PORT, PORT, HOST, EMS_SKIP_DEMO_DATA=1, LOCAL_JWT_KEY_FILE,
 the MIGRATION_* tunables.`;
+
+/**
+ * The URL of the API's login user (functions/local/login-users.ts), made on this server. A server
+ * where DATABASE_URL's user may not create roles keeps that user, and says so.
+ */
+async function apiConnectionString(adminUrl: string): Promise<string> {
+  const { LOCAL_LOGIN_USERS, LOCAL_API_USER } = await import('./login-users');
+  const { connectionStringAs, provisionLoginUsers } = await import('../migration-runner/login-roles');
+  try {
+    await provisionLoginUsers(adminUrl, LOCAL_LOGIN_USERS);
+    return connectionStringAs(adminUrl, LOCAL_API_USER);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    console.warn(
+      `The API runs as DATABASE_URL's user: it may not create the login user ${LOCAL_API_USER.username} (${(error as Error).message}). ` +
+        'Grant it CREATEROLE to run the API with the rights it has in AWS.',
+    );
+    return adminUrl;
+  }
+}
 
 async function main(): Promise<undefined | number> {
   const { values } = parseCommandLine({ options: { 'with-base-schema': { type: 'boolean' } } });
@@ -53,9 +74,18 @@ async function main(): Promise<undefined | number> {
     return EXIT_FAILED;
   }
 
-  const db = new PgDatabase(databaseUrl, { max: 10, applicationName: 'ems-local-api' });
-  if (!settings.skipDemoData) await loadDemoData(db);
-  process.env.DATABASE_URL = databaseUrl;
+  if (!settings.skipDemoData) {
+    const admin = new PgDatabase(databaseUrl, { max: 2, applicationName: 'ems-local-demo-data' });
+    try {
+      await loadDemoData(admin);
+    } finally {
+      await admin.close();
+    }
+  }
+  // The API logs in as its own user, as in AWS: it may call the route functions and nothing else.
+  const apiUrl = await apiConnectionString(databaseUrl);
+  const db = new PgDatabase(apiUrl, { max: 10, applicationName: 'ems-local-api' });
+  process.env.DATABASE_URL = apiUrl;
   useDatabase(db);
 
   const tokens = await localTokens();

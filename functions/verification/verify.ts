@@ -4,8 +4,9 @@
  */
 import { MIGRATIONS } from '../../migrations';
 import { CHECKSUM_TABLE, checksumMatches, migrationChecksum } from '../../migrations/lib/checksums';
-import { MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
-import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION } from '../../migrations/manifest';
+import { DATABASE_ROLE_PROBLEMS_SQL } from '../../migrations/lib/database-roles';
+import { API_ROUTE_FUNCTIONS, MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
+import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION, DATABASE_ROLES_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
 
 export interface CheckResult {
@@ -77,6 +78,18 @@ async function installedObjectsCheck(db: Database): Promise<CheckResult> {
   return rows.length === 0
     ? { name: 'triggers, indexes and columns', ok: true, detail: 'all present and valid' }
     : { name: 'triggers, indexes and columns', ok: false, detail: `missing: ${rows.map((r) => `${r.kind} ${r.name}`).join(', ')}` };
+}
+
+/** Once migration 7 is applied: the API's role may only call the routes, which run as their owner; the reader only reads. */
+async function databaseRolesCheck(db: Database): Promise<CheckResult> {
+  const name = 'database roles';
+  if (!(await appliedMigrationNames(db)).includes(DATABASE_ROLES_MIGRATION)) {
+    return { name, ok: true, detail: 'not installed yet (migration 7 pending)' };
+  }
+  const rows = await db.query<{ problem: string }>(DATABASE_ROLE_PROBLEMS_SQL, [[...API_ROUTE_FUNCTIONS]]);
+  return rows.length === 0
+    ? { name, ok: true, detail: `the ${API_ROUTE_FUNCTIONS.length} route functions run as their owner, callable by ems_route_caller only; ems_reader only reads` }
+    : { name, ok: false, detail: rows.map((r) => r.problem).join('; ') };
 }
 
 async function appliedMigrationNames(db: Database): Promise<string[]> {
@@ -283,6 +296,7 @@ export async function verifyInstallation(db: Database): Promise<VerificationRepo
     ),
     await guarded('routing function answers', () => routingFunctionCheck(db)),
     await guarded('triggers, indexes and columns', () => installedObjectsCheck(db)),
+    await guarded('database roles', () => databaseRolesCheck(db)),
     await guarded('migration status', () => migrationStatusCheck(db)),
     await guarded('migration checksums', () => checksumCheck(db)),
     await guarded('routing invariant', () => invariantCheck(db)),

@@ -63,21 +63,26 @@ export const EXPECTED_INDEXES = [
   ...Object.keys(PERFORMANCE_INDEXES),
 ] as const;
 
-/** SQL returning one row per missing object: `{ kind, name }`. Empty when all is in place. */
+/**
+ * SQL returning one row per missing object: `{ kind, name }`. Empty when all is in place. From
+ * pg_catalog, which shows every object to every role (information_schema shows a role only what it
+ * has a privilege on: the verification's read-only role may not call the route functions).
+ */
 export const MISSING_OBJECTS_SQL = `
   SELECT 'table' AS kind, t AS name FROM unnest($1::text[]) t
-   WHERE NOT EXISTS (SELECT 1 FROM information_schema.tables x WHERE x.table_schema = current_schema() AND x.table_name = t)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_class x
+                      WHERE x.relnamespace = current_schema()::regnamespace AND x.relname = t AND x.relkind IN ('r', 'p'))
   UNION ALL
   SELECT 'column', c FROM unnest($2::text[]) c
-   WHERE NOT EXISTS (SELECT 1 FROM information_schema.columns x
-                      WHERE x.table_schema = current_schema() AND x.table_name || '.' || x.column_name = c)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class x ON x.oid = a.attrelid
+                      WHERE x.relnamespace = current_schema()::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+                        AND x.relname || '.' || a.attname = c)
   UNION ALL
   SELECT 'function', f FROM unnest($3::text[]) f
-   WHERE NOT EXISTS (SELECT 1 FROM information_schema.routines x
-                      WHERE x.routine_schema = current_schema() AND x.routine_type = 'FUNCTION' AND x.routine_name = f)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_proc x WHERE x.pronamespace = current_schema()::regnamespace AND x.prokind = 'f' AND x.proname = f)
   UNION ALL
   SELECT 'view', v FROM unnest($4::text[]) v
-   WHERE NOT EXISTS (SELECT 1 FROM information_schema.views x WHERE x.table_schema = current_schema() AND x.table_name = v)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_class x WHERE x.relnamespace = current_schema()::regnamespace AND x.relname = v AND x.relkind = 'v')
   UNION ALL
   SELECT 'trigger', tg FROM unnest($5::text[]) tg
    WHERE NOT EXISTS (SELECT 1 FROM pg_trigger x WHERE NOT x.tgisinternal

@@ -4,6 +4,7 @@
  * latter driven through the real AWS SDK client against the local Data API endpoint.
  */
 import { DataApiDatabase } from '../../functions/database/data-api-adapter';
+import { PgDatabase } from '../../functions/database/pg-adapter';
 import type { Database } from '../../functions/database/port';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from './data-api-endpoint';
 import type { TestDatabase } from './database';
@@ -20,9 +21,18 @@ export interface AdapterDatabase {
   close(): Promise<void>;
 }
 
-export async function databaseThrough(adapter: Adapter, t: TestDatabase): Promise<AdapterDatabase> {
-  if (adapter === 'pg') return { db: t.db, close: async () => undefined };
-  const endpoint = await startDataApiEndpoint({ connectionString: t.url });
+/**
+ * `as: 'api'` logs in as the API's user (member of ems_route_caller, as in AWS), which may call the
+ * route functions and nothing else; by default as the admin user, which the domain services need.
+ */
+export async function databaseThrough(adapter: Adapter, t: TestDatabase, options: { as?: 'admin' | 'api' } = {}): Promise<AdapterDatabase> {
+  const url = options.as === 'api' ? t.apiUrl : t.url;
+  if (adapter === 'pg') {
+    if (options.as !== 'api') return { db: t.db, close: async () => undefined };
+    const db = new PgDatabase(url, { max: 8, applicationName: 'ems-test-api' });
+    return { db, close: () => db.close() };
+  }
+  const endpoint = await startDataApiEndpoint({ connectionString: url });
   const db = new DataApiDatabase({ resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: t.name, client: endpoint.client() });
   return { db, endpoint, close: () => endpoint.close() };
 }

@@ -31,6 +31,19 @@ const CATALOG_QUERIES = {
             FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm') ORDER BY 1`,
   sequences: `SELECT sequence_name, data_type, start_value, increment FROM information_schema.sequences
                WHERE sequence_schema = 'public' ORDER BY 1`,
+  // Who may do what: relations, columns and functions (a missing ACL is the default one, spelled out).
+  privileges: `SELECT 'relation ' || c.relname AS object, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS grantee, a.privilege_type
+                  FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+                 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                UNION ALL
+                SELECT 'column ' || c.relname || '.' || att.attname, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type
+                  FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
+                 WHERE c.relnamespace = 'public'::regnamespace AND att.attacl IS NOT NULL
+                UNION ALL
+                SELECT 'function ' || p.oid::regprocedure::text, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type
+                  FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                 WHERE p.pronamespace = 'public'::regnamespace
+                ORDER BY 1, 2, 3`,
   // Columns by name, not attnum (which moves when a column is dropped and added again).
   comments: `SELECT c.relname || coalesce('.' || a.attname, '') AS object, d.description
                FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
@@ -45,7 +58,7 @@ const CATALOG_QUERIES = {
 
 export type SchemaCatalog = Record<keyof typeof CATALOG_QUERIES, Record<string, unknown>[]>;
 
-/** Columns (type, default, nullability), constraints, indexes, triggers, functions, views, sequences and comments of `public`. */
+/** Columns (type, default, nullability), constraints, indexes, triggers, functions, views, sequences, privileges and comments of `public`. */
 export async function schemaCatalog(db: Database): Promise<SchemaCatalog> {
   const catalog = {} as SchemaCatalog;
   for (const [part, sql] of Object.entries(CATALOG_QUERIES) as [keyof typeof CATALOG_QUERIES, string][]) {

@@ -4,12 +4,19 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { databaseUrl } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
+import { LOCAL_API_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
+import { connectionStringAs } from '../../functions/migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
 
 export interface TestDatabase {
   readonly name: string;
+  /** As the server's admin user: the migrations, setting up and observing. */
   readonly url: string;
   readonly db: PgDatabase;
+  /** As the login user the API runs as (member of ems_route_caller, as in AWS). */
+  readonly apiUrl: string;
+  /** As the login user the scheduled verification runs as (member of ems_reader). */
+  readonly verifierUrl: string;
   drop(): Promise<void>;
 }
 
@@ -33,6 +40,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     url,
     db,
+    apiUrl: connectionStringAs(url, LOCAL_API_USER),
+    verifierUrl: connectionStringAs(url, LOCAL_VERIFIER_USER),
     drop: async () => {
       await db.close();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

@@ -28,9 +28,10 @@ export interface LocalApi {
 export async function startLocalApi(options: { adapter?: Adapter } = {}): Promise<LocalApi> {
   const t = await createMigratedDatabase();
   await loadDemoData(t.db);
-  process.env.DATABASE_URL = t.url;
+  // The handlers log in as the API's user, as in AWS: they may call the route functions, nothing else.
+  process.env.DATABASE_URL = t.apiUrl;
   resetConfig();
-  const through = await databaseThrough(options.adapter ?? 'pg', t);
+  const through = await databaseThrough(options.adapter ?? 'pg', t, { as: 'api' });
   useDatabase(through.db);
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
   const tokens = await localTokens(path.join(keyDir, 'key.json'));

@@ -7,6 +7,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { databaseUrl } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
+import { LOCAL_API_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
+import { connectionStringAs } from '../../functions/migration-runner/login-roles';
 import type { TestDatabase } from './database';
 
 async function admin(sql: string): Promise<void> {
@@ -48,6 +50,8 @@ export async function createTemplateDatabase(fill: (url: string, db: PgDatabase)
         name: copyName,
         url: copyUrl,
         db: copyDb,
+        apiUrl: connectionStringAs(copyUrl, LOCAL_API_USER),
+        verifierUrl: connectionStringAs(copyUrl, LOCAL_VERIFIER_USER),
         drop: async () => {
           await copyDb.close();
           await admin(`DROP DATABASE IF EXISTS ${copyName} WITH (FORCE)`);

@@ -8,15 +8,14 @@
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataApiDatabase } from '../../functions/database/data-api-adapter';
 import { useDatabase } from '../../functions/database/from-config';
-import type { Database } from '../../functions/database/port';
 import type { ApiEvent } from '../../functions/http/handler-kit';
 import { ROUTES, type RouteDefinition, type RouteId } from '../../functions/http/routes';
 import { resetConfig } from '../../functions/shared/config';
 import { apiEvent, claimsFor, parse, type EventOptions } from '../helpers/api-events';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
-import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
+import { databaseThrough, type AdapterDatabase } from '../helpers/adapters';
+import type { DataApiEndpoint } from '../helpers/data-api-endpoint';
 import * as m from '../helpers/marketplace';
 import { contractChecker, readOpenApiDocument } from '../helpers/openapi-contract';
 import { contentFingerprint } from '../helpers/snapshot';
@@ -137,16 +136,15 @@ async function requestFor(routeId: Exclude<RouteId, 'health'>): Promise<EventOpt
 for (const adapter of ['pg', 'data-api'] as const) {
   describe(`through ${adapter}`, () => {
     let endpoint: DataApiEndpoint | undefined;
+    let through: AdapterDatabase | undefined;
     beforeAll(async () => {
       t = await createMigratedDatabase();
-      process.env.DATABASE_URL = t.url;
+      // The handlers log in as the API's user, as in AWS: every route must work with EXECUTE on its function alone.
+      process.env.DATABASE_URL = t.apiUrl;
       resetConfig();
-      let db: Database = t.db;
-      if (adapter === 'data-api') {
-        endpoint = await startDataApiEndpoint({ connectionString: t.url });
-        db = new DataApiDatabase({ resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: t.name, client: endpoint.client() });
-      }
-      useDatabase(db);
+      through = await databaseThrough(adapter, t, { as: 'api' });
+      endpoint = through.endpoint;
+      useDatabase(through.db);
       documented.clear();
       for (const [id, file] of Object.entries(HANDLER_FILES)) {
         const { handler } = (await import(`../../functions/handlers/${file}`)) as { handler: Handler };
@@ -155,7 +153,7 @@ for (const adapter of ['pg', 'data-api'] as const) {
       world = await buildWorld();
     });
     afterAll(async () => {
-      await endpoint?.close();
+      await through?.close();
       await t?.drop();
     });
 

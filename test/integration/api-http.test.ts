@@ -13,6 +13,7 @@ import { freePort, PROJECT_ROOT } from '../../functions/database/local-postgres'
 import { openApiDocument } from '../../functions/http/openapi';
 import { DEMO } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
+import { LOCAL_API_USER } from '../../functions/local/login-users';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 
 const run = promisify(execFile);
@@ -86,6 +87,15 @@ describe('npm start', () => {
 
   it('health: 200 without a token', async () => {
     expect(await request('GET', '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
+  });
+
+  it("serves as the API's own database user, as in AWS, not as DATABASE_URL's user", async () => {
+    await request('GET', '/health');
+    const sessions = await t.db.query<{ usename: string }>(
+      `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ems-local-api'`,
+      [t.name],
+    );
+    expect(sessions.map((s) => s.usename)).toEqual([LOCAL_API_USER.username]);
   });
 });
 
