@@ -21,7 +21,10 @@ import { acknowledge } from './nag';
 export interface ApiStackProps extends StackProps {
   readonly config: InfraConfig;
   readonly cluster: rds.IDatabaseCluster;
-  readonly secret: secretsmanager.ISecret;
+  /** The API functions' login user (may call the route functions only). */
+  readonly apiSecret: secretsmanager.ISecret;
+  /** The scheduled verification's login user (reads only). */
+  readonly verificationSecret: secretsmanager.ISecret;
 }
 
 /** The claim the handlers match against sellers.email / buyers.email (Cognito ID tokens carry it). */
@@ -49,17 +52,19 @@ export class ApiStack extends Stack {
     }
 
     // What config.ts (functions/shared) validates at cold start. No DATABASE_URL: the Data API only.
-    const environment = {
+    // Each function logs in with its own secret (infra/constructs/messaging-database.ts).
+    const environment = (secret: secretsmanager.ISecret) => ({
       DATA_API_RESOURCE_ARN: props.cluster.clusterArn,
-      DATA_API_SECRET_ARN: props.secret.secretArn,
+      DATA_API_SECRET_ARN: secret.secretArn,
       DATA_API_DATABASE: DATABASE_NAME,
       JWT_IDENTITY_CLAIM,
-    };
+    });
 
-    this.httpApi = new MessagingHttpApi(this, 'Http', { cluster: props.cluster, environment, jwt });
+    this.httpApi = new MessagingHttpApi(this, 'Http', { cluster: props.cluster, secret: props.apiSecret, environment: environment(props.apiSecret), jwt });
     this.verification = new VerificationSchedule(this, 'Verification', {
       cluster: props.cluster,
-      environment: { ...environment, [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()) },
+      secret: props.verificationSecret,
+      environment: { ...environment(props.verificationSecret), [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()) },
       schedule: config.verificationSchedule,
       alarmEmail: config.alarmEmail,
     });

@@ -43,7 +43,8 @@ export function buildEmsApp(app: App = new App(), options: BuildOptions = {}): E
   const api = new ApiStack(app, names.api, {
     config,
     cluster: stateful.database.cluster,
-    secret: stateful.database.secret,
+    apiSecret: stateful.database.apiUserSecret,
+    verificationSecret: stateful.database.verifierUserSecret,
     description: description('HTTP API, handlers, scheduled verification'),
   });
 

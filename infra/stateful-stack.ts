@@ -21,8 +21,12 @@ export class StatefulStack extends Stack {
     super(scope, id, { terminationProtection: !props.config.isDev, ...props });
     this.database = new MessagingDatabase(this, 'Database', { config: props.config });
     this.migrations = new SchemaMigrations(this, 'Migrations', { config: props.config, database: this.database });
+    // A login user's first rotation clones the user, which the migration custom resource makes.
+    for (const rotation of this.database.loginUserRotations) rotation.node.addDependency(this.migrations.resource);
 
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
-    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'The master user: migrations only' });
+    new CfnOutput(this, 'ApiUserSecretArn', { value: this.database.apiUserSecret.secretArn, description: 'The API functions: route functions only' });
+    new CfnOutput(this, 'VerifierUserSecretArn', { value: this.database.verifierUserSecret.secretArn, description: 'The scheduled verification: read-only' });
   }
 }

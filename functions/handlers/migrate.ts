@@ -29,7 +29,9 @@
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import pg from 'pg';
+import { provisionLoginUsers, type LoginUser } from '../migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
+import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 import { migrationLambdaSettings } from '../shared/config';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logger, metrics as sharedMetrics } from '../shared/observability';
@@ -89,6 +91,11 @@ export interface MigrationHandlerOptions {
   /** The MigrationsHash this code was built with; an event naming another is not migrated. Unset: every event is. */
   readonly migrationsHash?: string;
   readonly runMigrations?: (options: RunnerOptions) => Promise<RunnerReport>;
+  /**
+   * The login users of the deployed functions, from their secrets, called again on every completed
+   * deploy: each is made (or repaired) once the migrations are applied and verified. Unset: none.
+   */
+  readonly resolveLoginUsers?: () => Promise<readonly LoginUser[]>;
   /** Where the slices' EMF metrics go (default: the functions' shared Metrics). */
   readonly metrics?: Metrics;
 }
@@ -332,6 +339,11 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
       if (failsTheDeploy(report)) throw new Error(describeFailure(report));
       if (!report.ok) logger.warn('migrated; the verification reports findings for the scheduled check to alarm on', { failure: report.failure });
 
+      if (options.resolveLoginUsers) {
+        const users = await options.resolveLoginUsers();
+        await provisionLoginUsers(connectionString, users);
+        logger.info('login users in place', { users: users.map((u) => ({ username: u.username, memberOf: u.memberOf })) });
+      }
       const applied = [...report.alreadyApplied, ...report.applied.map((m) => m.name)];
       return {
         IsComplete: true,
@@ -386,14 +398,29 @@ export function connectionStringFromSecret(secret: ClusterSecret, fallbackDataba
 
 let secretsClient: import('@aws-sdk/client-secrets-manager').SecretsManagerClient | undefined;
 
-async function connectionStringFromSecretsManager(): Promise<string> {
-  const { secretArn, databaseName } = migrationLambdaSettings();
+async function secretValue(secretArn: string): Promise<ClusterSecret> {
   // The Lambda runtime provides the AWS SDK v3 (left out of the bundle); loaded only in production wiring.
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   secretsClient ??= new SecretsManagerClient({});
   const { SecretString } = await secretsClient.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (!SecretString) throw new Error('The database secret has no SecretString');
-  return connectionStringFromSecret(JSON.parse(SecretString) as ClusterSecret, databaseName);
+  if (!SecretString) throw new Error(`The secret ${secretArn} has no SecretString`);
+  return JSON.parse(SecretString) as ClusterSecret;
+}
+
+async function connectionStringFromSecretsManager(): Promise<string> {
+  const { secretArn, databaseName } = migrationLambdaSettings();
+  return connectionStringFromSecret(await secretValue(secretArn), databaseName);
+}
+
+/** The login users as their secrets hold them now (after a rotation: the clone and its password). */
+async function loginUsersFromSecretsManager(): Promise<LoginUser[]> {
+  const arns = migrationLambdaSettings().loginUserSecretArns;
+  if (!arns) return [];
+  const user = async (arn: string, memberOf: LoginUser['memberOf']): Promise<LoginUser> => {
+    const { username, password } = await secretValue(arn);
+    return { username, password, memberOf };
+  };
+  return [await user(arns.api, ROUTE_CALLER_ROLE), await user(arns.verifier, READER_ROLE)];
 }
 
 /** The time limits and the code's MigrationsHash, set by the stack (infra/constructs/schema-migrations.ts). */
@@ -418,6 +445,10 @@ let production: ReturnType<typeof createMigrationHandlers> | undefined;
 
 /** The Lambda's entry point (both Provider calls); built on first use, so importing this module reads no environment. */
 export function handler(event: CfnEvent | IsCompleteEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse> {
-  production ??= createMigrationHandlers({ resolveConnectionString: connectionStringFromSecretsManager, ...migrationLambdaLimits() });
+  production ??= createMigrationHandlers({
+    resolveConnectionString: connectionStringFromSecretsManager,
+    resolveLoginUsers: loginUsersFromSecretsManager,
+    ...migrationLambdaLimits(),
+  });
   return production.handler(event, context);
 }

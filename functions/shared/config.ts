@@ -229,17 +229,28 @@ export function migrationChecksumsFromEnvironment(environment: Environment = pro
 const migrationLambdaVariables = /* @__PURE__ */ lazy(() => ({
   DATABASE_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), 'the ARN (arn:...) of the cluster secret'),
   DATABASE_NAME: variable(trimmed(z.minLength(1)), 'a database name'),
+  API_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the API functions' login user secret"),
+  VERIFIER_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the scheduled verification's login user secret"),
 }));
 
 export interface MigrationLambdaSettings {
   readonly secretArn: string;
   readonly databaseName: string | undefined;
+  /** The login users the deploy makes in the database (both set, or neither). */
+  readonly loginUserSecretArns?: { readonly api: string; readonly verifier: string };
 }
 
 export function migrationLambdaSettings(environment: Environment = process.env): MigrationLambdaSettings {
   const v = readGroup(migrationLambdaVariables(), environment);
   if (!v.DATABASE_SECRET_ARN) throw new ConfigurationError(['DATABASE_SECRET_ARN'], 'DATABASE_SECRET_ARN is not set: expected the ARN of the cluster secret');
-  return { secretArn: v.DATABASE_SECRET_ARN, databaseName: v.DATABASE_NAME };
+  if (Boolean(v.API_USER_SECRET_ARN) !== Boolean(v.VERIFIER_USER_SECRET_ARN)) {
+    throw new ConfigurationError(['API_USER_SECRET_ARN', 'VERIFIER_USER_SECRET_ARN'], 'API_USER_SECRET_ARN and VERIFIER_USER_SECRET_ARN are set together or not at all');
+  }
+  return {
+    secretArn: v.DATABASE_SECRET_ARN,
+    databaseName: v.DATABASE_NAME,
+    ...(v.API_USER_SECRET_ARN && v.VERIFIER_USER_SECRET_ARN ? { loginUserSecretArns: { api: v.API_USER_SECRET_ARN, verifier: v.VERIFIER_USER_SECRET_ARN } } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------

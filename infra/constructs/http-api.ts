@@ -11,9 +11,11 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ROUTES, type RouteDefinition } from '../../functions/http/routes';
 import { acknowledge } from '../nag';
+import { grantDataApiAs } from './messaging-database';
 import { ProjectFunction } from './project-function';
 
 export interface JwtSettings {
@@ -23,6 +25,8 @@ export interface JwtSettings {
 
 export interface MessagingHttpApiProps {
   readonly cluster: rds.IDatabaseCluster;
+  /** The login user the function runs its statements as (through the Data API). */
+  readonly secret: secretsmanager.ISecret;
   /** Environment of every handler (Data API coordinates, identity claim). */
   readonly environment: Record<string, string>;
   readonly jwt: JwtSettings;
@@ -92,7 +96,7 @@ export class MessagingHttpApi extends Construct {
         description: `${routeKeyOf(route)}: ${route.summary}`.slice(0, 256),
         environment: props.environment,
       });
-      props.cluster.grantDataApiAccess(handler);
+      grantDataApiAs(handler, props.cluster, props.secret);
       this.handlers[route.id] = handler;
 
       const [httpRoute] = this.api.addRoutes({

@@ -6,11 +6,13 @@
  */
 import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as serverless from 'aws-cdk-lib/aws-sam';
 import { Construct } from 'constructs';
+import { API_LOGIN_USER, VERIFIER_LOGIN_USER } from '../../functions/migration-runner/login-roles';
 import type { InfraConfig } from '../config';
 import { acknowledge } from '../nag';
 
@@ -24,6 +26,25 @@ export function clusterIdentifierOf(stage: string): string {
   return `enhanced-messaging-${stage}`;
 }
 
+/**
+ * Left out of generated and rotated passwords (as aws-cdk-lib's RDS defaults): characters that need
+ * quoting in a connection URL or a shell. What remains is printable ASCII, as the login users' provisioning requires.
+ */
+const PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
+
+/** How often every secret of the stack rotates. */
+export const SECRET_ROTATION_INTERVAL = Duration.days(30);
+
+/**
+ * What a function needs to run statements through the Data API as the login user of `secret`:
+ * ExecuteStatement on this cluster (each request is one statement: no transaction calls) and a
+ * read of that one secret.
+ */
+export function grantDataApiAs(grantee: iam.IGrantable, cluster: rds.IDatabaseCluster, secret: secretsmanager.ISecret): void {
+  iam.Grant.addToPrincipal({ grantee, actions: ['rds-data:ExecuteStatement'], resourceArns: [cluster.clusterArn] });
+  secret.grantRead(grantee);
+}
+
 export interface MessagingDatabaseProps {
   readonly config: InfraConfig;
 }
@@ -31,9 +52,16 @@ export interface MessagingDatabaseProps {
 export class MessagingDatabase extends Construct {
   readonly vpc: ec2.Vpc;
   readonly cluster: rds.DatabaseCluster;
+  /** The master user's: the migrations only. */
   readonly secret: secretsmanager.ISecret;
+  /** The API Lambdas' login user (member of ems_route_caller, migration 7): may call the route functions only. */
+  readonly apiUserSecret: secretsmanager.ISecret;
+  /** The scheduled verification's login user (member of ems_reader): reads only. */
+  readonly verifierUserSecret: secretsmanager.ISecret;
+  /** The login users' rotations (they must wait for the deploy that makes the users: infra/stateful-stack.ts). */
+  readonly loginUserRotations: secretsmanager.SecretRotation[] = [];
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
-  /** The master secret's rotation function's group (let into the endpoint and the cluster). */
+  /** The rotation functions' group (let into the endpoint and the cluster). */
   readonly rotationSecurityGroup: ec2.SecurityGroup;
   readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 
@@ -114,21 +142,46 @@ export class MessagingDatabase extends Construct {
     this.cluster.node.addDependency(postgresLog);
     this.secret = this.cluster.secret!;
 
-    // The rotation function (a SAR application in the VPC) calls Secrets Manager through the
-    // endpoint and logs in to the cluster: its own group, let into both, with no other egress.
+    // The rotation functions (SAR applications in the VPC) call Secrets Manager through the
+    // endpoint and log in to the cluster: one group for them, let into both, with no other egress.
     // (addRotationSingleUser opens the cluster to the group it is given, but not the endpoint.)
     this.rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
       vpc: this.vpc,
-      description: 'Master secret rotation Lambda: HTTPS to the Secrets Manager endpoint and PostgreSQL to the cluster, nothing else',
+      description: 'Secret rotation Lambdas: HTTPS to the Secrets Manager endpoint and PostgreSQL to the cluster, nothing else',
       allowAllOutbound: false,
     });
-    this.cluster.addRotationSingleUser({
-      automaticallyAfter: Duration.days(30),
+    const rotation = {
+      automaticallyAfter: SECRET_ROTATION_INTERVAL,
       vpcSubnets: this.isolatedSubnets,
       endpoint: this.secretsManagerEndpoint,
       securityGroup: this.rotationSecurityGroup,
-    });
-    this.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.rotationSecurityGroup, 'Master secret rotation Lambda');
+    };
+    this.cluster.addRotationSingleUser(rotation);
+    this.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.rotationSecurityGroup, 'Secret rotation Lambdas');
+
+    // One login user per deployed function, each with its own secret (made in the database on deploy
+    // by the migration custom resource). Multi-user rotation: the function keeps working while its
+    // secret rotates, because the rotation alternates between the user and a clone of it (a member
+    // of the user, with the same rights), changing the password of the one not in use.
+    // (Not cluster.addRotationMultiUser: a rotation inside the cluster construct would be part of what
+    // the migration custom resource waits for, and these rotations wait for it.)
+    const loginUser = (id: string, username: string) => {
+      const secret = new rds.DatabaseSecret(this, id, { username, masterSecret: this.secret, excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS })
+        .attach(this.cluster);
+      const loginRotation = new secretsmanager.SecretRotation(this, `${id}Rotation`, {
+        ...rotation,
+        excludeCharacters: PASSWORD_EXCLUDED_CHARACTERS,
+        secret,
+        masterSecret: this.secret,
+        application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_MULTI_USER,
+        vpc: this.vpc,
+        target: this.cluster,
+      });
+      this.loginUserRotations.push(loginRotation);
+      return secret;
+    };
+    this.apiUserSecret = loginUser('ApiUserSecret', API_LOGIN_USER);
+    this.verifierUserSecret = loginUser('VerifierUserSecret', VERIFIER_LOGIN_USER);
 
     this.manageImplicitLogGroups(config);
 
@@ -148,8 +201,8 @@ export class MessagingDatabase extends Construct {
   }
 
   /**
-   * Two Lambda functions of this stack are not ours: the master secret's rotation function (a SAR
-   * application, in a nested stack) and the VPC's restrict-default-security-group custom resource
+   * Some Lambda functions of this stack are not ours: the secrets' rotation functions (SAR
+   * applications, in nested stacks) and the VPC's restrict-default-security-group custom resource
    * provider. Left alone, Lambda creates their log groups itself, without retention, and they outlive
    * `cdk destroy`. Here they are resources of the stack: a retention, deleted with the dev stage.
    */
@@ -161,11 +214,17 @@ export class MessagingDatabase extends Construct {
         removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       });
 
-    const rotation = this.cluster.node.findChild('RotationSingleUser').node.defaultChild as serverless.CfnApplication;
-    const functionName = (rotation.parameters as Record<string, string>).functionName;
-    const rotationLogs = logGroup('RotationLogs', `/aws/lambda/${functionName}`);
-    // The log group exists before the function (whose first rotation runs as soon as it is created).
-    rotation.node.addDependency(rotationLogs);
+    // The rotation functions: the master secret's and the login users'.
+    const rotations = [...this.cluster.node.children, ...this.node.children].filter((child) => child instanceof secretsmanager.SecretRotation);
+    for (const rotation of rotations) {
+      const application = rotation.node.defaultChild as serverless.CfnApplication;
+      const functionName = (application.parameters as Record<string, string>).functionName;
+      // The master secret's keeps the id it was deployed with (a named log group cannot be replaced in place).
+      const id = rotation.node.id === 'RotationSingleUser' ? 'RotationLogs' : `${rotation.node.id}Logs`;
+      const rotationLogs = logGroup(id, `/aws/lambda/${functionName}`);
+      // The log group exists before the function (whose first rotation runs as soon as it is created).
+      application.node.addDependency(rotationLogs);
+    }
 
     const provider = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
     const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;

@@ -93,6 +93,9 @@ export class SchemaMigrations extends Construct {
       environment: {
         DATABASE_SECRET_ARN: database.secret.secretArn,
         DATABASE_NAME,
+        // The login users it makes in the database once migrated (migration 7's roles).
+        API_USER_SECRET_ARN: database.apiUserSecret.secretArn,
+        VERIFIER_USER_SECRET_ARN: database.verifierUserSecret.secretArn,
         // The Amazon CAs (RDS included), for TLS with certificate verification.
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()),
@@ -104,7 +107,7 @@ export class SchemaMigrations extends Construct {
         MIGRATION_STATEMENT_TIMEOUT: `${limits.STATEMENT_TIMEOUT.toMinutes()}min`,
       },
     });
-    database.secret.grantRead(this.handler);
+    for (const secret of [database.secret, database.apiUserSecret, database.verifierUserSecret]) secret.grantRead(this.handler);
     database.cluster.connections.allowDefaultPortFrom(this.handler.function, 'Migration Lambda');
     database.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.handler.function, 'Migration Lambda');
 
@@ -139,6 +142,9 @@ export class SchemaMigrations extends Construct {
       properties: {
         MigrationsHash: this.migrationsHash,
         CreateBaseSchema: String(config.createBaseSchema),
+        // A deploy that changes a login user's secret makes that user again, migrations or not.
+        ApiUserSecretArn: database.apiUserSecret.secretArn,
+        VerifierUserSecretArn: database.verifierUserSecret.secretArn,
       },
     });
     // Migrate once the cluster, its writer, its secret (and rotation) and the endpoint exist.

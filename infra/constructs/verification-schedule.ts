@@ -12,16 +12,20 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { VERIFICATION_FAILED_METRIC } from '../../functions/handlers/scheduled-verification';
 import { acknowledge } from '../nag';
+import { grantDataApiAs } from './messaging-database';
 import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-function';
 
 export interface VerificationScheduleProps {
   readonly cluster: rds.IDatabaseCluster;
+  /** The login user the function runs its statements as (through the Data API). */
+  readonly secret: secretsmanager.ISecret;
   readonly environment: Record<string, string>;
   /** An EventBridge schedule expression, e.g. 'rate(1 hour)'. */
   readonly schedule: string;
@@ -84,7 +88,7 @@ export class VerificationSchedule extends Construct {
       environment: props.environment,
       deadLetterQueue: this.deadLetters,
     });
-    props.cluster.grantDataApiAccess(this.handler);
+    grantDataApiAs(this.handler, props.cluster, props.secret);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Runs the messaging verification',

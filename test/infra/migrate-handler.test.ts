@@ -5,7 +5,11 @@
  * Delete events against a real PostgreSQL; the secret lookup is replaced by
  * the test database's URL. Outcomes are what CloudFormation would receive.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PgDatabase } from '../../functions/database/pg-adapter';
+import { connectionStringAs, type LoginUser } from '../../functions/migration-runner/login-roles';
+import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 import {
   connectionStringFromSecret,
   createMigrationHandlers,
@@ -85,6 +89,46 @@ describe('the migration custom resource handler', () => {
     } finally {
       await broken.drop();
     }
+  });
+
+  it("makes the functions' login users once migrated, as their secrets hold them now (after a rotation: the clone)", async () => {
+    const suffix = randomBytes(3).toString('hex');
+    const users: LoginUser[] = [
+      { username: `ems_api_clone_${suffix}`, password: randomBytes(18).toString('base64url'), memberOf: ROUTE_CALLER_ROLE },
+      { username: `ems_verifier_${suffix}`, password: randomBytes(18).toString('base64url'), memberOf: READER_ROLE },
+    ];
+    try {
+      const outcome = await deploy(
+        { resolveConnectionString: async () => t.url, resolveLoginUsers: async () => users },
+        updateEvent(MIGRATIONS_PHYSICAL_RESOURCE_ID, second, first),
+      );
+      expect(outcome.Status).toBe('SUCCESS');
+      const api = new PgDatabase(connectionStringAs(t.url, users[0]!), { max: 1, applicationName: 'ems-test' });
+      const verifier = new PgDatabase(connectionStringAs(t.url, users[1]!), { max: 1, applicationName: 'ems-test' });
+      try {
+        const [health] = await api.query<{ r: { status: string } }>('SELECT api_health($1::text[]) AS r', [[]]);
+        expect(health?.r.status).toBe('ok');
+        await expect(api.query('SELECT * FROM sellers')).rejects.toThrow(/permission denied/);
+        expect((await verifyInstallation(verifier)).ok).toBe(true);
+      } finally {
+        await api.close();
+        await verifier.close();
+      }
+    } finally {
+      for (const user of users) await t.db.query(`DROP ROLE IF EXISTS ${user.username}`);
+    }
+  });
+
+  it('fails the deploy, naming the user, when a secret names a privileged role (the master user)', async () => {
+    const [me] = await t.db.query<{ name: string }>('SELECT current_user AS name');
+    const outcome = await deploy(
+      {
+        resolveConnectionString: async () => t.url,
+        resolveLoginUsers: async () => [{ username: me!.name, password: randomBytes(18).toString('base64url'), memberOf: ROUTE_CALLER_ROLE }],
+      },
+      updateEvent(MIGRATIONS_PHYSICAL_RESOURCE_ID, second, first),
+    );
+    expect(outcome).toMatchObject({ Status: 'FAILED', Reason: expect.stringContaining(`Refusing to provision ${me!.name}`) });
   });
 
   it('Create on a database without the marketplace tables and CreateBaseSchema false: FAILED at pre-flight', async () => {

@@ -78,11 +78,34 @@ describe('Aurora PostgreSQL Serverless v2', () => {
     });
   });
 
-  it('rotates the generated master secret every 30 days', () => {
-    app.statefulTemplate.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
-      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+  it('rotates every secret every 30 days: the master single-user, each login user multi-user (in use while it rotates)', () => {
+    const schedules = resourcesOfType(app.statefulTemplate, 'AWS::SecretsManager::RotationSchedule');
+    expect(schedules).toHaveLength(3);
+    for (const [, schedule] of schedules) expect(schedule.Properties!.RotationRules).toEqual({ ScheduleExpression: 'rate(30 days)' });
+    // Each application's id is looked up per partition in a mapping of the template.
+    const mappings = app.statefulTemplate.toJSON().Mappings as Record<string, unknown>;
+    const applications = resourcesOfType(app.statefulTemplate, 'AWS::Serverless::Application').map(([, a]) => {
+      const mapping = (a.Properties!.Location as { ApplicationId: { 'Fn::FindInMap': [string] } }).ApplicationId['Fn::FindInMap'][0];
+      return JSON.stringify(mappings[mapping]);
     });
-    app.statefulTemplate.resourceCountIs('AWS::Serverless::Application', 1);
+    expect(applications.filter((a) => a.includes('SecretsManagerRDSPostgreSQLRotationSingleUser'))).toHaveLength(1);
+    expect(applications.filter((a) => a.includes('SecretsManagerRDSPostgreSQLRotationMultiUser'))).toHaveLength(2);
+  });
+
+  it('gives each login user a secret of its own, with the master secret to rotate it', () => {
+    const { database } = app.stateful;
+    const secretOf = (secret: unknown) => app.stateful.getLogicalId((secret as { node: { defaultChild: never } }).node.defaultChild);
+    for (const [secret, username] of [
+      [database.apiUserSecret, 'ems_api'],
+      [database.verifierUserSecret, 'ems_verifier'],
+    ] as const) {
+      const attachment = app.statefulTemplate.toJSON().Resources[secretOf(secret)];
+      expect(attachment.Type).toBe('AWS::SecretsManager::SecretTargetAttachment');
+      const generated = app.statefulTemplate.toJSON().Resources[(attachment.Properties.SecretId as { Ref: string }).Ref];
+      const template = JSON.stringify(generated.Properties.GenerateSecretString.SecretStringTemplate);
+      expect(template).toContain(`\\"username\\":\\"${username}\\"`);
+      expect(template).toContain('masterarn');
+    }
   });
 
   it('lives in isolated subnets: no NAT gateway, no internet gateway, flow logs on', () => {
@@ -112,18 +135,45 @@ describe('migration custom resource', () => {
     expect(hashMigrationSources()).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('runs after the cluster, its writer, its secret rotation and the Secrets Manager endpoint exist', () => {
-    const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
+  it('runs after the cluster, its writer, the master secret and its rotation and the Secrets Manager endpoint exist; the login users rotate after it', () => {
+    const [migrationsId, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
     const dependsOn = resource.DependsOn as string[];
-    for (const type of [
-      'AWS::RDS::DBCluster',
-      'AWS::RDS::DBInstance',
-      'AWS::SecretsManager::SecretTargetAttachment',
-      'AWS::SecretsManager::RotationSchedule',
-      'AWS::EC2::VPCEndpoint',
+    const resources = app.statefulTemplate.toJSON().Resources as Record<string, { DependsOn?: string[] }>;
+    const idOf = (secret: unknown) => app.stateful.getLogicalId((secret as { node: { defaultChild: never } }).node.defaultChild);
+    for (const id of [
+      ...logicalIdsOf(app.statefulTemplate, 'AWS::RDS::DBCluster'),
+      ...logicalIdsOf(app.statefulTemplate, 'AWS::RDS::DBInstance'),
+      ...logicalIdsOf(app.statefulTemplate, 'AWS::EC2::VPCEndpoint'),
+      idOf(app.stateful.database.secret),
     ]) {
-      for (const id of logicalIdsOf(app.statefulTemplate, type)) expect(dependsOn, `${type} ${id}`).toContain(id);
+      expect(dependsOn, id).toContain(id);
     }
+    const schedules = resourcesOfType(app.statefulTemplate, 'AWS::SecretsManager::RotationSchedule');
+    const [masterSchedule] = schedules.find(([, r]) => JSON.stringify(r.Properties!.SecretId) === JSON.stringify({ Ref: idOf(app.stateful.database.secret) }))!;
+    expect(dependsOn).toContain(masterSchedule);
+    // A login user's first rotation clones the user the custom resource makes: its rotation function
+    // (which each schedule names) comes after the resource.
+    for (const rotation of app.stateful.database.loginUserRotations) {
+      const applicationId = app.stateful.getLogicalId(rotation.node.defaultChild as never);
+      expect(resources[applicationId]!.DependsOn, applicationId).toContain(migrationsId);
+      const schedule = schedules.filter(([, r]) => JSON.stringify(r.Properties!.RotationLambdaARN).includes(applicationId));
+      expect(schedule, applicationId).toHaveLength(1);
+    }
+  });
+
+  it('makes the login users on deploy: reads their secrets, and a changed secret is a change of the resource', () => {
+    const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
+    const idOf = (secret: unknown) => app.stateful.getLogicalId((secret as { node: { defaultChild: never } }).node.defaultChild);
+    const { database } = app.stateful;
+    expect(resource.Properties).toMatchObject({
+      ApiUserSecretArn: { Ref: idOf(database.apiUserSecret) },
+      VerifierUserSecretArn: { Ref: idOf(database.verifierUserSecret) },
+    });
+    const [, fn] = migrationFunction();
+    expect((fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      API_USER_SECRET_ARN: { Ref: idOf(database.apiUserSecret) },
+      VERIFIER_USER_SECRET_ARN: { Ref: idOf(database.verifierUserSecret) },
+    });
   });
 
   it('is served by the Provider framework whose onEvent handler is the migration Lambda', () => {
@@ -329,9 +379,14 @@ describe('least privilege', () => {
     return Object.values(outputs).find((o) => o.Export?.Name === name)?.Value;
   };
 
-  it('scopes the Data API permissions of every function to this cluster and the secret read to its secret', () => {
+  it('lets each function run single statements on this cluster as its own login user: the routes as the API user, the verification as the verifier', () => {
     const [clusterId] = onlyResource(app.statefulTemplate, 'AWS::RDS::DBCluster');
-    const [attachmentId] = onlyResource(app.statefulTemplate, 'AWS::SecretsManager::SecretTargetAttachment');
+    const idOf = (secret: unknown) => app.stateful.getLogicalId((secret as { node: { defaultChild: never } }).node.defaultChild);
+    const apiSecret = idOf(app.stateful.database.apiUserSecret);
+    const verifierSecret = idOf(app.stateful.database.verifierUserSecret);
+    const resources = app.apiTemplate.toJSON().Resources as Record<string, { Properties: { Roles: unknown } }>;
+    const verificationRole = app.api.getLogicalId(app.api.verification.handler.role.node.defaultChild as never);
+    const isVerification = (s: (typeof statements)[number]) => JSON.stringify(resources[s.policy]!.Properties.Roles).includes(verificationRole);
     const statements = statementsOf(app.apiTemplate);
     const dataApi = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('rds-data:')));
     const secrets = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
@@ -339,17 +394,17 @@ describe('least privilege', () => {
     expect(new Set(dataApi.map((s) => s.policy)).size).toBe(ROUTES.length + 1);
     expect(new Set(secrets.map((s) => s.policy)).size).toBe(ROUTES.length + 1);
     for (const s of dataApi) {
-      expect(actionsOf(s).sort()).toEqual(
-        ['rds-data:BatchExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:ExecuteStatement', 'rds-data:RollbackTransaction'].sort(),
-      );
+      // Each request is one statement: no transaction calls, no batches.
+      expect(actionsOf(s)).toEqual(['rds-data:ExecuteStatement']);
       const parts = (s.Resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
       expect(parts).toContain(':cluster:');
       expect(exportValue(parts[parts.length - 1])).toEqual({ Ref: clusterId });
     }
     for (const s of secrets) {
       expect(actionsOf(s).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-      expect(exportValue(s.Resource)).toEqual({ Ref: attachmentId });
+      expect(exportValue(s.Resource)).toEqual({ Ref: isVerification(s) ? verifierSecret : apiSecret });
     }
+    expect(secrets.filter(isVerification)).toHaveLength(1);
   });
 
   it("grants nothing on '*' but X-Ray (and, in the VPC, the Lambda ENI actions; for the migration waiter's logs, log delivery)", () => {
@@ -370,7 +425,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('gives the migration Lambda the secret read only, and no Data API access', () => {
+  it('gives the migration Lambda the secrets read only (the master, and the login users it makes), and no Data API access', () => {
     const role = app.stateful.migrations.handler.role;
     const roleId = app.stateful.getLogicalId(role.node.defaultChild as never);
     const statements = statementsOf(app.statefulTemplate).filter((s) => {

@@ -77,6 +77,9 @@ describe.each(Object.keys(STAGES) as (keyof typeof STAGES)[])('cdk destroy of th
           'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::Logs::LogGroup: Retain',
+          // The two login users' rotation functions (SAR applications).
+          'Data AWS::Logs::LogGroup: Retain',
+          'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::RDS::DBCluster: Snapshot',
         ].sort(),
       );
