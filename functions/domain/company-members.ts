@@ -7,7 +7,7 @@
  * own code has exactly the same effect; these functions add the checks and the
  * summary a caller needs.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/schemas';
 import { ConflictError, NotFoundError } from './errors';

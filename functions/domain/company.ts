@@ -1,5 +1,5 @@
 /** Company statistics and the company's message handlers. */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/schemas';
 import { callFunction } from './transactions';

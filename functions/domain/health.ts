@@ -1,5 +1,5 @@
 import { MIGRATION_NAMES } from '../../migrations/manifest';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/schemas';
 import { UnavailableError } from './errors';

@@ -5,7 +5,7 @@
  * (migrations/sql/routing/); the routing guarantee itself is enforced by the
  * `messages` trigger, which locks the recipient until the message commits.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/schemas';
 import { NotFoundError } from './errors';

@@ -6,7 +6,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { getDatabase } from '../database/from-config';
 import type { Database } from '../database/port';
 import type { Identity } from '../domain/api-routes';
@@ -38,14 +38,14 @@ export type HandlerRun<R extends RouteDefinition> = (input: HandlerInput<R>) => 
 /** Counts worth a metric in the result (e.g. listings moved by a removal). */
 export type HandlerMetrics<R extends RouteDefinition> = (result: z.output<R['response']>) => Record<string, number>;
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.length ? issue.path.join('.') : 'value'}: ${issue.message}`)
     .join('; ');
 }
 
-function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+function parseWith<S extends z.ZodMiniType>(schema: S, value: unknown, where: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(`Invalid ${where}: ${describeIssues(parsed.error)}`);
   return parsed.data;
@@ -132,7 +132,7 @@ export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerR
     try {
       assertStorableText(event.pathParameters ?? {}, 'path parameters');
       assertStorableText(event.queryStringParameters ?? {}, 'query string');
-      // The schemas' output types, named: left to inference, TypeScript may settle for their bound (z.ZodType).
+      // The schemas' output types, named: left to inference, TypeScript may settle for their bound (z.ZodMiniType).
       const params = parseWith<R['params']>(route.params, event.pathParameters ?? {}, 'path parameters');
       const body = parseWith<R['body']>(route.body, route.body === NoBody ? undefined : readJsonBody(event), 'body');
       const db = await getDatabase();

@@ -5,7 +5,7 @@
  * every header. test/integration/api-handlers.test.ts checks every response the handler tests
  * produce against the committed document.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { REFUSALS } from '../shared/refusals';
 import { INTERNAL_ERROR } from './responses';
 import { ROUTES, type RouteDefinition } from './routes';
@@ -18,17 +18,17 @@ function withoutDialect(schema: JsonSchema): JsonSchema {
   return rest;
 }
 
-const requestJsonSchema = (schema: z.ZodType) => withoutDialect(z.toJSONSchema(schema, { io: 'input' }));
+const requestJsonSchema = (schema: z.ZodMiniType) => withoutDialect(z.toJSONSchema(schema, { io: 'input' }));
 
 /**
  * The success bodies, named as exported by schemas.ts (every exported schema that is not a request
  * schema), so a schema used inside another (Person, MessageHandler, ...) is a $ref too.
  */
-function responseSchemas(): Map<z.ZodType, string> {
+function responseSchemas(): Map<z.ZodMiniType, string> {
   const requests = new Set<unknown>(ROUTES.flatMap((r) => [r.params, r.body]));
-  const named = new Map<z.ZodType, string>();
+  const named = new Map<z.ZodMiniType, string>();
   for (const [name, value] of Object.entries(schemas)) {
-    if (value instanceof z.ZodType && !requests.has(value)) named.set(value, name);
+    if (value instanceof z.ZodMiniType && !requests.has(value)) named.set(value, name);
   }
   return named;
 }
@@ -77,8 +77,8 @@ function codesOf(status: number): { code: string; meaning: string }[] {
 /** `{ "error": { "code", "message" } }`, the body of every refusal (functions/http/responses.ts). */
 const ErrorBody = z.strictObject({
   error: z.strictObject({
-    code: z.enum([...Object.keys(REFUSALS), INTERNAL_ERROR.code]).describe('A code of the error contract (functions/shared/refusals.ts).'),
-    message: z.string().describe('For people; may change.'),
+    code: z.enum([...Object.keys(REFUSALS), INTERNAL_ERROR.code]).check(z.describe('A code of the error contract (functions/shared/refusals.ts).')),
+    message: z.string().check(z.describe('For people; may change.')),
   }),
 });
 
@@ -110,7 +110,7 @@ function errorStatusesOf(route: RouteDefinition): ErrorStatus[] {
   return statuses;
 }
 
-function operation(route: RouteDefinition, names: Map<z.ZodType, string>) {
+function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
   const parameters = Object.entries((requestJsonSchema(route.params).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
     name,
     in: 'path',

@@ -3,7 +3,7 @@
  * HTTP API routes and authorizer), the local server, the handlers' validation
  * and access rules, and the OpenAPI description.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Access } from '../domain/access';
 import * as schemas from './schemas';
 
@@ -19,11 +19,11 @@ export interface RouteDefinition {
   readonly access: Access;
   readonly summary: string;
   /** Path parameters (`NoParams` for a path without any). */
-  readonly params: z.ZodType;
+  readonly params: z.ZodMiniType;
   /** JSON body (`NoBody` for a route that reads none). */
-  readonly body: z.ZodType;
+  readonly body: z.ZodMiniType;
   /** The success body: what the route's SQL function returns (migrations/sql/api/). */
-  readonly response: z.ZodType;
+  readonly response: z.ZodMiniType;
   readonly successStatus?: number;
 }
 
