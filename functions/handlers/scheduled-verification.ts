@@ -10,8 +10,9 @@
  * (configuration, database construction), which the Errors alarm reports.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { getDatabase } from '../database/from-config';
-import { logger, metrics } from '../shared/observability';
+import { logger, metrics, startInvocation } from '../shared/observability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
 
 /** 1 for a failed check, 0 for a passed one; dimension `check` = the check's name. */
@@ -41,7 +42,8 @@ export function publishVerificationMetrics(report: VerificationReport, target: M
   target.publishStoredMetrics();
 }
 
-export async function handler(): Promise<VerificationReport> {
+export async function handler(_event?: unknown, context?: Context): Promise<VerificationReport> {
+  startInvocation(context);
   const db = await getDatabase();
   const report = await verifyInstallation(db);
   publishVerificationMetrics(report);

@@ -12,7 +12,7 @@ import type { Database } from '../database/port';
 import type { Identity } from '../domain/api-routes';
 import { PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
 import { config } from '../shared/config';
-import { logger, metrics } from '../shared/observability';
+import { logger, metrics, startInvocation } from '../shared/observability';
 import { json, mapError } from './responses';
 import { routeById, type RouteDefinition, type RouteId, type RouteOf } from './routes';
 import { NoBody } from './schemas';
@@ -124,9 +124,14 @@ export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<RouteOf
 /** A handler for a route definition (`routeHandler` for the routes of the table): parse, identify, one call, map. */
 export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerRun<R>, countMetrics?: HandlerMetrics<R>) {
   return async (event: ApiEvent, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    const requestId = event.requestContext?.requestId ?? context?.awsRequestId ?? 'local';
-    logger.appendKeys({ requestId, route: route.id });
-    metrics.addDimension('route', route.id);
+    startInvocation(context);
+    // This request's own fields go on each of its log lines and its metrics are flushed in one
+    // synchronous step at the end, rather than kept on the shared logger and metrics across awaits:
+    // `npm start`'s server runs many requests at once in one process, where such state would be
+    // another request's (and Powertools warned "Dimension "route" has already been added").
+    // correlation_id is API Gateway's request id, the requestId of the access log.
+    const fields = { route: route.id, correlation_id: event.requestContext?.requestId };
+    const counts: Record<string, number> = {};
     const started = Date.now();
     let response: APIGatewayProxyStructuredResultV2;
     try {
@@ -146,24 +151,22 @@ export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerR
         emailVerified: emailVerified === undefined ? undefined : String(emailVerified),
       };
       const result = await run({ params, body, who, db });
-      for (const [name, value] of Object.entries(countMetrics?.(result) ?? {})) {
-        metrics.addMetric(name, MetricUnit.Count, value);
-      }
+      Object.assign(counts, countMetrics?.(result));
       response = json(route.successStatus ?? 200, result);
     } catch (error) {
       const mapped = mapError(error);
-      if (mapped.unexpected) logger.error('unexpected error', error instanceof Error ? error : String(error));
-      else logger.info('request refused', { status: mapped.response.statusCode, body: mapped.response.body });
-      if (mapped.response.statusCode && mapped.response.statusCode >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
-      else metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
+      if (mapped.unexpected) logger.error({ message: 'unexpected error', ...fields }, error instanceof Error ? error : String(error));
+      else logger.info('request refused', { ...fields, status: mapped.response.statusCode, body: mapped.response.body });
+      counts[(mapped.response.statusCode ?? 0) >= 500 ? 'ServerErrors' : 'ClientErrors'] = 1;
       response = mapped.response;
     }
+    const ms = Date.now() - started;
+    metrics.addDimension('route', route.id);
+    for (const [name, value] of Object.entries(counts)) metrics.addMetric(name, MetricUnit.Count, value);
     metrics.addMetric('Requests', MetricUnit.Count, 1);
-    metrics.addMetric('Latency', MetricUnit.Milliseconds, Date.now() - started);
+    metrics.addMetric('Latency', MetricUnit.Milliseconds, ms);
     metrics.publishStoredMetrics();
-    logger.info('request handled', { status: response.statusCode, ms: Date.now() - started });
-    logger.removeKeys(['requestId', 'route']);
+    logger.info('request handled', { ...fields, status: response.statusCode, ms });
     return response;
   };
 }
-
