@@ -7,6 +7,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from './config';
 import { MessagingDatabase } from './constructs/messaging-database';
+import { PreMigrationSnapshot } from './constructs/pre-migration-snapshot';
 import { SchemaMigrations } from './constructs/schema-migrations';
 
 export interface StatefulStackProps extends StackProps {
@@ -16,11 +17,20 @@ export interface StatefulStackProps extends StackProps {
 export class StatefulStack extends Stack {
   readonly database: MessagingDatabase;
   readonly migrations: SchemaMigrations;
+  /** Every stage but dev: the cluster is snapshotted before a deploy applies pending migrations. */
+  readonly preMigrationSnapshot?: PreMigrationSnapshot;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, { terminationProtection: !props.config.isDev, ...props });
     this.database = new MessagingDatabase(this, 'Database', { config: props.config });
     this.migrations = new SchemaMigrations(this, 'Migrations', { config: props.config, database: this.database });
+    if (!props.config.isDev) {
+      this.preMigrationSnapshot = new PreMigrationSnapshot(this, 'PreMigrationSnapshot', {
+        database: this.database,
+        migrationsHash: this.migrations.migrationsHash,
+      });
+      this.migrations.resource.node.addDependency(this.preMigrationSnapshot.resource);
+    }
     // A login user's first rotation clones the user, which the migration custom resource makes.
     for (const rotation of this.database.loginUserRotations) rotation.node.addDependency(this.migrations.resource);
 

@@ -15,12 +15,15 @@ export interface MigrationProperties {
   readonly CreateBaseSchema: 'true' | 'false';
 }
 
+/** Any custom resource's properties (CloudFormation sends each as a string). */
+type Properties = MigrationProperties | Readonly<Record<string, string>>;
+
 /** infra/constructs/schema-migrations.ts MIGRATION_RESOURCE_TYPE (kept literal: no aws-cdk-lib in handler tests). */
 const RESOURCE_TYPE = 'Custom::MessagingMigrations';
 const SERVICE_TOKEN = 'arn:aws:lambda:eu-west-1:123456789012:function:EnhancedMessaging-dev-Data-MigrationsProviderframewor-AbCdEf';
 const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/EnhancedMessaging-dev-Data/5b7e2c10-0000-11f0-9c3a-0a1b2c3d4e5f';
 
-function common(properties: MigrationProperties) {
+function common(properties: Properties) {
   return {
     ServiceToken: SERVICE_TOKEN,
     ResponseURL: `https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/${encodeURIComponent(STACK_ID)}%7CMigrations23B444C5%7C${randomUUID()}?X-Amz-Signature=test`,
@@ -32,14 +35,14 @@ function common(properties: MigrationProperties) {
   };
 }
 
-export function createEvent(properties: MigrationProperties): CloudFormationCustomResourceCreateEvent {
+export function createEvent(properties: Properties): CloudFormationCustomResourceCreateEvent {
   return { RequestType: 'Create', ...common(properties) };
 }
 
 export function updateEvent(
   physicalResourceId: string,
-  properties: MigrationProperties,
-  oldProperties: MigrationProperties,
+  properties: Properties,
+  oldProperties: Properties,
 ): CloudFormationCustomResourceUpdateEvent {
   return {
     RequestType: 'Update',
@@ -49,6 +52,6 @@ export function updateEvent(
   };
 }
 
-export function deleteEvent(physicalResourceId: string, properties: MigrationProperties): CloudFormationCustomResourceDeleteEvent {
+export function deleteEvent(physicalResourceId: string, properties: Properties): CloudFormationCustomResourceDeleteEvent {
   return { RequestType: 'Delete', PhysicalResourceId: physicalResourceId, ...common(properties) };
 }

@@ -1,10 +1,10 @@
 /**
- * A local stand-in for the two AWS APIs the token command calls, speaking
- * their wire protocols so the real SDK clients (and the CLI, through
- * AWS_ENDPOINT_URL) talk to it: CloudFormation DescribeStacks (awsQuery:
- * form-encoded request, XML answer) and the Cognito user pool admin calls
- * (JSON 1.1, X-Amz-Target). It keeps its stacks, pools and users in memory and
- * records every call.
+ * A local stand-in for the AWS APIs the token command and the pre-migration snapshot call, speaking
+ * their wire protocols so the real SDK clients (and the CLI, through AWS_ENDPOINT_URL) talk to it:
+ * CloudFormation DescribeStacks and RDS CreateDBClusterSnapshot / DescribeDBClusterSnapshots
+ * (awsQuery: form-encoded request, XML answer) and the Cognito user pool admin calls (JSON 1.1,
+ * X-Amz-Target). It keeps its stacks, clusters, snapshots, pools and users in memory and records
+ * every call.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,9 +23,22 @@ export interface FakePool {
   users: Record<string, FakeUser>;
 }
 
+export interface FakeSnapshot {
+  readonly cluster: string;
+  readonly tags: Record<string, string>;
+  /** The statuses the next DescribeDBClusterSnapshots calls answer, the last one for good. */
+  statuses: string[];
+}
+
 export interface FakeAws {
   readonly endpoint: string;
   readonly stacks: Record<string, Record<string, string>>;
+  /** Cluster identifiers RDS knows. */
+  readonly clusters: Set<string>;
+  /** By snapshot identifier. */
+  readonly snapshots: Record<string, FakeSnapshot>;
+  /** The statuses a new snapshot goes through (default: creating twice, then available). */
+  snapshotStatuses: string[];
   readonly pools: Record<string, FakePool>;
   /** Every call, as 'Service.Action'. */
   readonly calls: string[];
@@ -51,6 +64,41 @@ export async function startFakeAws(): Promise<FakeAws> {
   const stacks: FakeAws['stacks'] = {};
   const pools: FakeAws['pools'] = {};
   const calls: string[] = [];
+  const clusters = new Set<string>();
+  const snapshots: FakeAws['snapshots'] = {};
+  const state = { snapshotStatuses: ['creating', 'creating', 'available'] };
+
+  const RDS_NS = 'http://rds.amazonaws.com/doc/2014-10-31/';
+  const rdsError = (status: number, code: string, message: string): [number, string] => [
+    status,
+    `<ErrorResponse xmlns="${RDS_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${xml(message)}</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+  ];
+  const snapshotXml = (id: string, snapshot: FakeSnapshot, status: string) =>
+    `<DBClusterSnapshot><DBClusterSnapshotIdentifier>${xml(id)}</DBClusterSnapshotIdentifier><DBClusterIdentifier>${xml(snapshot.cluster)}</DBClusterIdentifier>` +
+    `<SnapshotType>manual</SnapshotType><Engine>aurora-postgresql</Engine><Status>${xml(status)}</Status>` +
+    `<DBClusterSnapshotArn>arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:${xml(id)}</DBClusterSnapshotArn></DBClusterSnapshot>`;
+  const rds = (form: URLSearchParams): [number, string] => {
+    const action = form.get('Action')!;
+    calls.push(`RDS.${action}`);
+    const id = form.get('DBClusterSnapshotIdentifier') ?? '';
+    if (action === 'CreateDBClusterSnapshot') {
+      const cluster = form.get('DBClusterIdentifier') ?? '';
+      if (!clusters.has(cluster)) return rdsError(404, 'DBClusterNotFoundFault', `DBCluster ${cluster} not found.`);
+      if (!/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/.test(id) || id.endsWith('-') || id.includes('--')) return rdsError(400, 'InvalidParameterValue', `Invalid snapshot identifier: ${id}`);
+      if (snapshots[id]) return rdsError(400, 'DBClusterSnapshotAlreadyExistsFault', `Cannot create the cluster snapshot because one with the identifier ${id} already exists.`);
+      const tags: Record<string, string> = {};
+      for (let i = 1; form.has(`Tags.Tag.${i}.Key`); i += 1) tags[form.get(`Tags.Tag.${i}.Key`)!] = form.get(`Tags.Tag.${i}.Value`) ?? '';
+      const snapshot = (snapshots[id] = { cluster, tags, statuses: [...state.snapshotStatuses] });
+      return [200, `<CreateDBClusterSnapshotResponse xmlns="${RDS_NS}"><CreateDBClusterSnapshotResult>${snapshotXml(id, snapshot, 'creating')}</CreateDBClusterSnapshotResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateDBClusterSnapshotResponse>`];
+    }
+    if (action === 'DescribeDBClusterSnapshots') {
+      const snapshot = snapshots[id];
+      if (!snapshot) return rdsError(404, 'DBClusterSnapshotNotFoundFault', `DBClusterSnapshot ${id} not found.`);
+      const status = snapshot.statuses.length > 1 ? snapshot.statuses.shift()! : snapshot.statuses[0]!;
+      return [200, `<DescribeDBClusterSnapshotsResponse xmlns="${RDS_NS}"><DescribeDBClusterSnapshotsResult><DBClusterSnapshots>${snapshotXml(id, snapshot, status)}</DBClusterSnapshots></DescribeDBClusterSnapshotsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeDBClusterSnapshotsResponse>`];
+    }
+    return rdsError(400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
+  };
 
   const cloudFormation = (form: URLSearchParams): [number, string] => {
     const action = form.get('Action');
@@ -138,7 +186,8 @@ export async function startFakeAws(): Promise<FakeAws> {
       }
       return;
     }
-    const [status, answer] = cloudFormation(new URLSearchParams(text));
+    const form = new URLSearchParams(text);
+    const [status, answer] = /DBCluster/.test(form.get('Action') ?? '') ? rds(form) : cloudFormation(form);
     response.writeHead(status, { 'content-type': 'text/xml' }).end(answer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -146,6 +195,14 @@ export async function startFakeAws(): Promise<FakeAws> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stacks,
+    clusters,
+    snapshots,
+    get snapshotStatuses() {
+      return state.snapshotStatuses;
+    },
+    set snapshotStatuses(statuses: string[]) {
+      state.snapshotStatuses = statuses;
+    },
     pools,
     calls,
     close: () => new Promise((resolve) => server.close(() => resolve())),

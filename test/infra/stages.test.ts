@@ -5,7 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEmsApp } from '../../infra/ems-app';
+import { SNAPSHOT_RESOURCE_TYPE } from '../../infra/constructs/pre-migration-snapshot';
 import { MIGRATION_RESOURCE_TYPE } from '../../infra/constructs/schema-migrations';
+import { hashMigrationSources } from '../../infra/migration-assets';
 import { acknowledgements, nagFindings, onlyResource, resourcesOfType, synthesize, type SynthesizedApp } from './synth';
 
 const ISSUER = 'https://login.example.com/realms/marketplace';
@@ -44,6 +46,33 @@ describe('a production stage', () => {
   it('does not create base tables on a production database', () => {
     const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
     expect(resource.Properties).toMatchObject({ CreateBaseSchema: 'false' });
+  });
+
+  it('snapshots the cluster before the migrations run, from a Lambda outside the VPC that may only snapshot this cluster and read as the verifier', () => {
+    const [snapshotId, snapshot] = onlyResource(app.statefulTemplate, SNAPSHOT_RESOURCE_TYPE);
+    const [clusterId] = onlyResource(app.statefulTemplate, 'AWS::RDS::DBCluster');
+    expect(snapshot.Properties).toMatchObject({ MigrationsHash: hashMigrationSources(), ClusterIdentifier: { Ref: clusterId } });
+    const [, migrations] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
+    expect(migrations.DependsOn).toContain(snapshotId);
+
+    const handler = app.stateful.preMigrationSnapshot!.handler;
+    const [, fn] = resourcesOfType(app.statefulTemplate, 'AWS::Lambda::Function').find(([id]) => id === app.stateful.getLogicalId(handler.function.node.defaultChild as never))!;
+    expect(fn.Properties!.VpcConfig).toBeUndefined();
+    const roleId = app.stateful.getLogicalId(handler.role.node.defaultChild as never);
+    const statements = resourcesOfType(app.statefulTemplate, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties!.Roles).includes(roleId))
+      .flatMap(([, p]) => (p.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+    const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => !a.startsWith('logs:')).sort();
+    expect(actions).toEqual(
+      ['rds-data:ExecuteStatement', 'rds:AddTagsToResource', 'rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'].sort(),
+    );
+    const verifierSecret = app.stateful.getLogicalId(app.stateful.database.verifierUserSecret.node.defaultChild as never);
+    const secretStatement = statements.find((st) => JSON.stringify(st.Action).includes('secretsmanager'))!;
+    expect(secretStatement.Resource).toEqual({ Ref: verifierSecret });
+    for (const st of statements.filter((x) => JSON.stringify(x.Action).includes('rds:'))) {
+      expect(JSON.stringify(st.Resource)).toContain(':cluster-snapshot:');
+      expect(JSON.stringify(st.Resource)).toContain('-pre-*');
+    }
   });
 
   it('uses the external identity provider and creates no user pool', () => {
