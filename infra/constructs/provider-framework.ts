@@ -44,7 +44,7 @@ export function acknowledgeProviderFramework(provider: cr.Provider, handler: Pro
     acknowledge(
       fn,
       'Serverless-LambdaTracing',
-      'The custom resource framework function (aws-cdk-lib) only relays the event; the handler it invokes has active tracing. Provider does not expose tracing.',
+      'The custom resource framework function (aws-cdk-lib) only relays the event; Provider does not expose tracing, and the project functions are not traced either (infra/constructs/project-function.ts says why); the handler logs every call.',
     );
   }
   acknowledge(
@@ -75,7 +75,7 @@ export function acknowledgeProviderFramework(provider: cr.Provider, handler: Pro
   acknowledge(
     waiter,
     'AwsSolutions-SF2',
-    "The Provider's waiter state machine (aws-cdk-lib) only calls the framework's isComplete function on a timer, and logs every state; the handler it reaches has active tracing. Provider does not expose tracing.",
+    "The Provider's waiter state machine (aws-cdk-lib) only calls the framework's isComplete function on a timer, and logs every state; the handler it reaches logs every call. Provider does not expose tracing.",
   );
   acknowledge(
     waiter,
