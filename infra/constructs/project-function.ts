@@ -1,8 +1,8 @@
 /**
  * The project's Lambda function: TypeScript bundled locally with esbuild (no
- * Docker), Node.js 24 on arm64, X-Ray tracing, its own log group with a
- * retention, and a role that may write to that log group and nothing else
- * until something is granted to it.
+ * Docker), Node.js 24 on arm64, its own log group with a retention, and a role
+ * that may write to that log group and nothing else until something is granted
+ * to it.
  */
 import path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -13,20 +13,24 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_EXTERNAL_MODULES, externalModulesFor } from '../lambda-bundling';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../names';
 import { acknowledge } from '../nag';
 import { LOCK_FILE, REPO_ROOT, fromRoot } from '../paths';
 
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const BUNDLE_TARGET = 'node24';
-export { METRICS_NAMESPACE, SERVICE_NAME };
+export { DEFAULT_EXTERNAL_MODULES, METRICS_NAMESPACE, SERVICE_NAME };
 
 /**
- * Never bundled: '@aws-sdk/*' is provided by the Node.js 24 runtime (bundling
- * it would put every API handler over the 1 MB bundle budget), 'pg-native' is
- * an optional native binding node-postgres only loads when asked to.
+ * No X-Ray tracing. Lambda's active tracing alone records only the service's own segments
+ * (initialization, invocation); the calls worth seeing are the Data API's, and tracing them takes
+ * Powertools Tracer with aws-xray-sdk-core: about 125 KB more in every API bundle (160 KB → 287 KB,
+ * over the 250 KB budget) and more to load on every cold start. The handlers' own metrics (latency,
+ * errors per route) and logs (with the Lambda request id) answer what traces would. cdk-nag's
+ * Serverless-LambdaTracing is acknowledged below with this reason.
  */
-export const DEFAULT_EXTERNAL_MODULES = ['@aws-sdk/*', 'pg-native'];
+const TRACING = lambda.Tracing.DISABLED;
 
 export interface ProjectFunctionProps {
   /** Repository folders copied into the bundle, beside index.js, under their last path segment. */
@@ -90,6 +94,13 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
       );
     }
 
+    const environment: Record<string, string> = {
+      NODE_OPTIONS: '--enable-source-maps',
+      SERVICE_NAME,
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      ...props.environment,
+    };
     this.function = new NodejsFunction(this, 'Function', {
       entry: this.entry,
       handler: 'handler',
@@ -100,27 +111,22 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
       timeout: props.timeout ?? Duration.seconds(29),
       role: this.role,
       logGroup: this.logGroup,
-      tracing: lambda.Tracing.ACTIVE,
+      tracing: TRACING,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
       deadLetterQueue: props.deadLetterQueue,
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        SERVICE_NAME,
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        ...props.environment,
-      },
+      environment,
       bundling: {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
         target: BUNDLE_TARGET,
         format: OutputFormat.CJS,
-        externalModules: [...DEFAULT_EXTERNAL_MODULES, ...(props.externalModules ?? [])],
+        // What the function cannot load at run time is not bundled (node-postgres, unless it may use it).
+        externalModules: externalModulesFor(environment, props.externalModules),
         forceDockerBundling: false,
         logLevel: LogLevel.ERROR,
         commandHooks: props.bundledFolders?.length
@@ -135,8 +141,17 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
     });
     this.grantPrincipal = this.function.grantPrincipal;
 
-    const findings: string[] = ['X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no resource-level permissions'];
-    if (props.vpc) findings.push('the ENI actions Lambda uses to attach the function to its VPC subnets cannot be scoped to resources that do not exist yet');
-    acknowledge(this.role, 'AwsSolutions-IAM5[Resource::*]', `Only '*' statements: ${findings.join('; ')}.`);
+    if (props.vpc) {
+      acknowledge(
+        this.role,
+        'AwsSolutions-IAM5[Resource::*]',
+        "Only '*' statements: the ENI actions Lambda uses to attach the function to its VPC subnets cannot be scoped to resources that do not exist yet.",
+      );
+    }
+    acknowledge(
+      this.function,
+      'Serverless-LambdaTracing',
+      'X-Ray tracing is off on purpose: without Powertools Tracer (125 KB, over the 250 KB API bundle budget) a trace holds only the Lambda service segments, which the function metrics and logs already give.',
+    );
   }
 }

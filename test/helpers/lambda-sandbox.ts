@@ -54,7 +54,8 @@ export interface InvocationRun {
   readonly loadMs: number;
   /** From before require() until the first invocation answered: what a cold start costs the first caller. */
   readonly firstAnswerMs: number;
-  readonly responses: readonly { statusCode?: number; body?: string }[];
+  /** What each invocation returned (an API Gateway result for the API's handlers). */
+  readonly responses: readonly unknown[];
   /** Everything the process printed on stdout, line by line, without the harness's own lines. */
   readonly stdout: readonly string[];
   /** stdout lines by invocation (printed while it ran); with `concurrently`, all under the first. */

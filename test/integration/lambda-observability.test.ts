@@ -58,6 +58,7 @@ function runHandler(invocations: readonly Invocation[], options: { concurrently?
   });
 }
 
+const statuses = (run: InvocationRun) => run.responses.map((r) => (r as { statusCode?: number }).statusCode);
 const json = (lines: readonly string[]) => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
 const logLines = (lines: readonly string[]) => json(lines).filter((l) => typeof l.level === 'string');
 const metricDocuments = (lines: readonly string[]) => json(lines).filter((l) => l._aws !== undefined);
@@ -71,7 +72,7 @@ describe('Powertools in a Lambda handler', () => {
   it('puts the invocation on every log line and emits ColdStart once, on the cold invocation, without a warning on the warm ones', async () => {
     const invocations = [asStranger(), asBuyer(), asStranger()];
     const run = await runHandler(invocations);
-    expect(run.responses.map((r) => r.statusCode)).toEqual([403, 200, 403]);
+    expect(statuses(run)).toEqual([403, 200, 403]);
 
     run.stdoutByInvocation.forEach((printed, n) => {
       const { event, context } = invocations[n]!;
@@ -111,7 +112,7 @@ describe('Powertools in a Lambda handler', () => {
     // As the local server calls the handlers: no Lambda context, all requests in flight together.
     const invocations = Array.from({ length: 12 }, (_, i) => ({ event: (i % 2 ? asBuyer() : asStranger()).event }));
     const run = await runHandler(invocations, { concurrently: true });
-    expect(run.responses.map((r) => r.statusCode)).toEqual(invocations.map((_, i) => (i % 2 ? 200 : 403)));
+    expect(statuses(run)).toEqual(invocations.map((_, i) => (i % 2 ? 200 : 403)));
 
     const requests = metricDocuments(run.stdout).filter((d) => metricNames(d).includes('Requests'));
     expect(requests).toHaveLength(invocations.length);
