@@ -6,7 +6,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { InfraConfig } from './config';
-import { MessagingDatabase } from './constructs/messaging-database';
+import { DATABASE_NAME, MessagingDatabase } from './constructs/messaging-database';
 import { PreMigrationSnapshot } from './constructs/pre-migration-snapshot';
 import { SchemaMigrations } from './constructs/schema-migrations';
 
@@ -34,7 +34,9 @@ export class StatefulStack extends Stack {
     // A login user's first rotation clones the user, which the migration custom resource makes.
     for (const rotation of this.database.loginUserRotations) rotation.node.addDependency(this.migrations.resource);
 
+    // Read by the command lines' --stack (functions/shared/deployed-stack.ts).
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
+    new CfnOutput(this, 'DatabaseName', { value: DATABASE_NAME });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'The master user: migrations only' });
     new CfnOutput(this, 'ApiUserSecretArn', { value: this.database.apiUserSecret.secretArn, description: 'The API functions: route functions only' });
     new CfnOutput(this, 'VerifierUserSecretArn', { value: this.database.verifierUserSecret.secretArn, description: 'The scheduled verification: read-only' });

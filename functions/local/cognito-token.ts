@@ -21,7 +21,7 @@
  * AdminUpdateUserAttributes, AdminSetUserPassword, AdminInitiateAuth.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   AdminCreateUserCommand,
   AdminGetUserCommand,
@@ -31,6 +31,7 @@ import {
   CognitoIdentityProviderClient,
   DescribeUserPoolClientCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { readStackOutputs, StackRefusedError } from '../shared/deployed-stack';
 
 /** The stack outputs the token command reads (infra/api-stack.ts). */
 export const USER_POOL_OUTPUTS = { userPool: 'UserPoolId', client: 'UserPoolClientId' } as const;
@@ -74,10 +75,9 @@ export async function cognitoIdToken(options: CognitoTokenOptions): Promise<Cogn
 
   let outputs: Record<string, string>;
   try {
-    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-    outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    outputs = await readStackOutputs(stackName, cloudFormation);
   } catch (error) {
-    if (nameOf(error) === 'ValidationError') throw new TokenRefusedError(`No stack named ${stackName} (in this account and region): ${(error as Error).message}`);
+    if (error instanceof StackRefusedError) throw new TokenRefusedError(error.message);
     throw error;
   }
   const userPoolId = outputs[USER_POOL_OUTPUTS.userPool];
