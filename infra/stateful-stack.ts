@@ -37,6 +37,10 @@ export class StatefulStack extends Stack {
     // Read by the command lines' --stack (functions/shared/deployed-stack.ts).
     new CfnOutput(this, 'ClusterArn', { value: this.database.cluster.clusterArn });
     new CfnOutput(this, 'DatabaseName', { value: DATABASE_NAME });
+    new CfnOutput(this, 'MigrationFunctionName', {
+      value: this.migrations.handler.function.functionName,
+      description: 'npm run migrate:messaging -- --stack: the guide commands run here, inside the VPC',
+    });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'The master user: migrations only' });
     new CfnOutput(this, 'ApiUserSecretArn', { value: this.database.apiUserSecret.secretArn, description: 'The API functions: route functions only' });
     new CfnOutput(this, 'VerifierUserSecretArn', { value: this.database.verifierUserSecret.secretArn, description: 'The scheduled verification: read-only' });

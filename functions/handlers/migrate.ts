@@ -24,6 +24,12 @@
  * - Delete: does nothing. Removing the stack, or this resource, never touches
  *   the data; the cluster itself is snapshotted on deletion.
  *
+ * - An operator's invocation (`{ "operatorAction": ... }`, from
+ *   `npm run migrate:messaging -- --stack`, functions/migration-runner/remote.ts): the guide's
+ *   commands against the deployed database, which only this function can reach: `status` (knex's
+ *   migrate:status and migrate:list), `migrate` (one slice of the runner; the command invokes
+ *   again until complete), `up` / `down` (knex's migrate:up / migrate:down, optionally by name).
+ *
  * The connection comes from a seam (`resolveConnectionString`): in AWS it is
  * built from the cluster's Secrets Manager secret, in tests it is a local URL.
  */
@@ -35,6 +41,7 @@ import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-ro
 import { migrationLambdaSettings } from '../shared/config';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logger, metrics as sharedMetrics } from '../shared/observability';
+import { MIGRATION_NAMES } from '../../migrations/manifest';
 
 /** Stable for the resource's whole life, so an Update never looks like a replacement. */
 export const MIGRATIONS_PHYSICAL_RESOURCE_ID = 'enhanced-messaging-migrations';
@@ -116,6 +123,29 @@ export type SliceOutcome = (typeof SLICE_OUTCOMES)[number];
 export const RUN_OUTCOMES = ['succeeded', 'failed'] as const;
 
 type CfnEvent = CloudFormationCustomResourceEvent;
+
+/** An operator's invocation (`npm run migrate:messaging -- --stack`): `{ operatorAction, name? }`. */
+export const OPERATOR_KEY = 'operatorAction';
+export const OPERATOR_ACTIONS = ['status', 'migrate', 'up', 'down'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
+
+export interface OperatorEvent {
+  readonly [OPERATOR_KEY]: OperatorAction;
+  /** up / down: that migration (the recorded `.js` name) instead of the next / the last. */
+  readonly name?: string;
+}
+
+export interface OperatorResponse {
+  readonly action: OperatorAction;
+  /** migrate: everything applied and verified (else invoke again); the other actions: true. */
+  readonly complete: boolean;
+  readonly applied: readonly string[];
+  readonly pending: readonly string[];
+  /** up / down: the migrations it applied or undid. */
+  readonly changed?: readonly string[];
+  readonly failure?: string;
+  readonly checks?: readonly { name: string; ok: boolean; detail: string }[];
+}
 
 /** What onEvent adds to the event (the Provider passes onEvent's answer on to isComplete, merged into the event). */
 export const STARTED_AT_KEY = 'MigrationStartedAt';
@@ -361,12 +391,59 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
     }
   }
 
-  /** The Lambda's entry point for both calls: isComplete events carry onEvent's marker. */
-  async function handler(event: CfnEvent | IsCompleteEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse> {
-    return STARTED_AT_KEY in event ? isComplete(event as IsCompleteEvent, context) : onEvent(event);
+    /** One operator action against the deployed database (see the header). */
+  async function operator(event: OperatorEvent, context?: InvocationContext): Promise<OperatorResponse> {
+    const action = event[OPERATOR_KEY];
+    const name = event.name;
+    if (!OPERATOR_ACTIONS.includes(action)) throw new Error(`Unknown operatorAction ${JSON.stringify(action)}: expected one of ${OPERATOR_ACTIONS.join(', ')}`);
+    if (name !== undefined && (typeof name !== 'string' || !MIGRATION_NAMES.includes(name as never))) {
+      throw new Error(`Unknown migration ${JSON.stringify(name)}: expected one of ${MIGRATION_NAMES.join(', ')}`);
+    }
+    logger.info('operator action', { action, name });
+    const connectionString = await waitForDatabase(options.resolveConnectionString, retry);
+    if (action === 'migrate') {
+      const started = Date.now();
+      let deadline = started + limits.sliceMs;
+      if (context) deadline = Math.min(deadline, started + context.getRemainingTimeInMillis() - limits.reserveMs);
+      const report = await run({ connectionString, createBaseSchema: false, lockWaitMs: Math.max(1_000, deadline - Date.now()), deadline, log: (line) => logger.info(line) });
+      return {
+        action,
+        complete: report.ok && report.incomplete === undefined,
+        applied: report.applied.map((m) => m.name),
+        pending: report.incomplete?.pending ?? [],
+        ...(report.failure ? { failure: `${report.failure.stage}: ${report.failure.message}` } : {}),
+        ...(report.verification ? { checks: report.verification.checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })) } : {}),
+      };
+    }
+    const { default: knexFactory } = await import('knex');
+    const { migrationKnexConfig, RUNNER_APPLICATION_NAME } = await import('../database/knex-config');
+    const knex = knexFactory(migrationKnexConfig(connectionString, RUNNER_APPLICATION_NAME));
+    try {
+      const list = async () => {
+        const [completed, pending] = (await knex.migrate.list()) as [{ name: string }[], { file: string }[]];
+        return { applied: completed.map((m) => m.name), pending: pending.map((m) => m.file) };
+      };
+      if (action === 'status') return { action, complete: true, ...(await list()) };
+      const [, changed] = (await (action === 'up' ? knex.migrate.up(name ? { name } : undefined) : knex.migrate.down(name ? { name } : undefined))) as [
+        number,
+        string[],
+      ];
+      return { action, complete: true, changed, ...(await list()) };
+    } finally {
+      await knex.destroy();
+    }
   }
 
-  return { onEvent, isComplete, handler };
+  /** The Lambda's entry point: the Provider's two calls (isComplete events carry onEvent's marker) and an operator's. */
+  async function handler(
+    event: CfnEvent | IsCompleteEvent | OperatorEvent,
+    context?: InvocationContext,
+  ): Promise<OnEventResponse | IsCompleteResponse | OperatorResponse> {
+    if (OPERATOR_KEY in event) return operator(event as OperatorEvent, context);
+    return STARTED_AT_KEY in event ? isComplete(event as IsCompleteEvent, context) : onEvent(event as CfnEvent);
+  }
+
+  return { onEvent, isComplete, operator, handler };
 }
 
 // ---------------------------------------------------------------------------
@@ -444,7 +521,7 @@ export function migrationLambdaLimits(environment: NodeJS.ProcessEnv = process.e
 let production: ReturnType<typeof createMigrationHandlers> | undefined;
 
 /** The Lambda's entry point (both Provider calls); built on first use, so importing this module reads no environment. */
-export function handler(event: CfnEvent | IsCompleteEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse> {
+export function handler(event: CfnEvent | IsCompleteEvent | OperatorEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse | OperatorResponse> {
   production ??= createMigrationHandlers({
     resolveConnectionString: connectionStringFromSecretsManager,
     resolveLoginUsers: loginUsersFromSecretsManager,

@@ -2,8 +2,9 @@
  * A local stand-in for the AWS APIs the token command and the pre-migration snapshot call, speaking
  * their wire protocols so the real SDK clients (and the CLI, through AWS_ENDPOINT_URL) talk to it:
  * CloudFormation DescribeStacks and RDS CreateDBClusterSnapshot / DescribeDBClusterSnapshots
- * (awsQuery: form-encoded request, XML answer) and the Cognito user pool admin calls (JSON 1.1,
- * X-Amz-Target). It keeps its stacks, clusters, snapshots, pools and users in memory and records
+ * (awsQuery: form-encoded request, XML answer), the Cognito user pool admin calls (JSON 1.1,
+ * X-Amz-Target) and Lambda Invoke (REST: the payload in, the function's answer out, a thrown
+ * error as X-Amz-Function-Error). It keeps its stacks, clusters, snapshots, pools and users in memory and records
  * every call.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -39,6 +40,8 @@ export interface FakeAws {
   readonly snapshots: Record<string, FakeSnapshot>;
   /** The statuses a new snapshot goes through (default: creating twice, then available). */
   snapshotStatuses: string[];
+  /** Lambda functions by name: what Invoke runs (a thrown error is the function's error). */
+  readonly functions: Record<string, (payload: unknown) => Promise<unknown>>;
   readonly pools: Record<string, FakePool>;
   /** Every call, as 'Service.Action'. */
   readonly calls: string[];
@@ -171,8 +174,30 @@ export async function startFakeAws(): Promise<FakeAws> {
     }
   };
 
+  const functions: FakeAws['functions'] = {};
+  const invoke = async (name: string, payload: string): Promise<[number, Record<string, string>, string]> => {
+    calls.push(`Lambda.Invoke ${name}`);
+    const fn = functions[name];
+    if (!fn) {
+      return [404, { 'x-amzn-errortype': 'ResourceNotFoundException' }, JSON.stringify({ Type: 'User', message: `Function not found: ${name}` })];
+    }
+    try {
+      const answer = await fn(JSON.parse(payload || 'null'));
+      return [200, { 'x-amz-executed-version': '$LATEST' }, JSON.stringify(answer ?? null)];
+    } catch (error) {
+      const e = error as Error;
+      return [200, { 'x-amz-function-error': 'Unhandled' }, JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] })];
+    }
+  };
+
   const server: Server = createServer(async (request, response) => {
     const text = await body(request);
+    const lambdaPath = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? '');
+    if (lambdaPath) {
+      const [status, headers, answer] = await invoke(decodeURIComponent(lambdaPath[1]!), text);
+      response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(answer);
+      return;
+    }
     const target = request.headers['x-amz-target'];
     if (typeof target === 'string' && target.startsWith('AWSCognitoIdentityProviderService.')) {
       try {
@@ -203,6 +228,7 @@ export async function startFakeAws(): Promise<FakeAws> {
     set snapshotStatuses(statuses: string[]) {
       state.snapshotStatuses = statuses;
     },
+    functions,
     pools,
     calls,
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -4,9 +4,15 @@
  * (test/infra/fake-aws.ts), the Data API against the local endpoint, which logs in as the stack's
  * read-only verification user, as the stack's secret would.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMigrationHandlers } from '../../functions/handlers/migrate';
+import { runOnStack } from '../../functions/migration-runner/remote';
+import { MIGRATION_NAMES } from '../../migrations/manifest';
+import { createBaseSchemaOnly } from '../helpers/migrations';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
-import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import { createMigratedDatabase, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { runCommand } from '../helpers/cli';
 import { startFakeAws, type FakeAws } from './fake-aws';
 
@@ -82,5 +88,60 @@ describe('npm run verify -- --stack', () => {
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toContain("'not a stack' is not a stack name.");
     expect(dataApi.requests.length).toBe(before);
+  });
+});
+
+describe('the guide commands in the migration Lambda (npm run migrate:messaging -- --stack)', () => {
+  const STAGING = 'EnhancedMessaging-staging-Data';
+  const FUNCTION = 'EnhancedMessaging-staging-Data-MigrationsHandler-AbC123';
+  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+  let fresh: TestDatabase;
+  const lines: string[] = [];
+  const run = (action: Parameters<typeof runOnStack>[1], name?: string, slices?: number) =>
+    runOnStack(STAGING, action, name, {
+      cloudFormation: new CloudFormationClient({ endpoint: aws.endpoint, region: 'eu-west-1', credentials }),
+      lambda: new LambdaClient({ endpoint: aws.endpoint, region: 'eu-west-1', credentials }),
+      log: (line) => lines.push(line),
+      ...(slices ? { maxSlices: slices } : {}),
+    });
+  const applied = async () => (await fresh.db.query<{ name: string }>('SELECT name FROM knex_migrations ORDER BY id')).map((r) => r.name);
+
+  beforeAll(async () => {
+    fresh = await createTestDatabase();
+    await createBaseSchemaOnly(fresh.url);
+    aws.stacks[STAGING] = { ClusterArn: LOCAL_RESOURCE_ARN, DatabaseName: fresh.name, MigrationFunctionName: FUNCTION };
+    // The stack's migration Lambda, with 1-second slices, so `migrate` needs more than one invocation.
+    const { handler } = createMigrationHandlers({ resolveConnectionString: async () => fresh.url, limits: { sliceMs: 1_000 } });
+    aws.functions[FUNCTION] = (payload) => handler(payload as never);
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+  });
+
+  it('status lists what is applied and pending; migrate applies everything in slices, as the deploy does, and verifies', async () => {
+    lines.length = 0;
+    expect(await run('status')).toBe(0);
+    expect(lines).toContain(`Pending migrations (${MIGRATION_NAMES.length - 1}):`);
+    lines.length = 0;
+    expect(await run('migrate')).toBe(0);
+    expect(lines.at(-1)).toBe('Migrations applied and verified.');
+    expect(lines).toContainEqual(expect.stringMatching(/✅ routing invariant/));
+    expect(await applied()).toEqual([...MIGRATION_NAMES]);
+  });
+
+  it('down and up, by name or the last one, as npx knex migrate:down / migrate:up do', async () => {
+    const last = MIGRATION_NAMES.at(-1)!;
+    lines.length = 0;
+    expect(await run('down')).toBe(0);
+    expect(lines).toContain(`Undone: ${last}`);
+    expect(await applied()).not.toContain(last);
+    expect(await run('up', last)).toBe(0);
+    expect(lines).toContain(`Applied: ${last}`);
+    expect(await applied()).toEqual([...MIGRATION_NAMES]);
+  });
+
+  it("refuses an unknown migration name in the function, naming the known ones, and changes nothing", async () => {
+    await expect(run('down', '20990101000000_nope.js')).rejects.toThrow(/The migration function failed: Unknown migration "20990101000000_nope.js": expected one of/);
+    expect(await applied()).toEqual([...MIGRATION_NAMES]);
   });
 });
