@@ -126,13 +126,20 @@ type CfnEvent = CloudFormationCustomResourceEvent;
 
 /** An operator's invocation (`npm run migrate:messaging -- --stack`): `{ operatorAction, name? }`. */
 export const OPERATOR_KEY = 'operatorAction';
-export const OPERATOR_ACTIONS = ['status', 'migrate', 'up', 'down'] as const;
+export const OPERATOR_ACTIONS = ['status', 'migrate', 'up', 'down', 'rollback'] as const;
+/**
+ * What a rollback invocation must carry: the command exports the history through the Data API
+ * first (functions/migration-runner/remote.ts), and a rollback sent by mistake drops it.
+ */
+export const ROLLBACK_CONFIRMATION = 'the history is exported: roll back every messaging migration';
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 export interface OperatorEvent {
   readonly [OPERATOR_KEY]: OperatorAction;
   /** up / down: that migration (the recorded `.js` name) instead of the next / the last. */
   readonly name?: string;
+  /** rollback: ROLLBACK_CONFIRMATION. */
+  readonly confirm?: string;
 }
 
 export interface OperatorResponse {
@@ -141,7 +148,7 @@ export interface OperatorResponse {
   readonly complete: boolean;
   readonly applied: readonly string[];
   readonly pending: readonly string[];
-  /** up / down: the migrations it applied or undid. */
+  /** up / down / rollback: the migrations it applied or undid. */
   readonly changed?: readonly string[];
   readonly failure?: string;
   readonly checks?: readonly { name: string; ok: boolean; detail: string }[];
@@ -399,8 +406,27 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
     if (name !== undefined && (typeof name !== 'string' || !MIGRATION_NAMES.includes(name as never))) {
       throw new Error(`Unknown migration ${JSON.stringify(name)}: expected one of ${MIGRATION_NAMES.join(', ')}`);
     }
+    if (action === 'rollback' && event.confirm !== ROLLBACK_CONFIRMATION) {
+      throw new Error(`A rollback drops the messaging history: invoke it with confirm ${JSON.stringify(ROLLBACK_CONFIRMATION)}, after exporting it (npm run migrate:messaging -- --stack <Data stack> --rollback does both). Nothing was changed.`);
+    }
     logger.info('operator action', { action, name });
     const connectionString = await waitForDatabase(options.resolveConnectionString, retry);
+    if (action === 'rollback') {
+      const { rollBackAppliedMigrations } = await import('../migration-runner/rollback');
+      const { withRunnerLock } = await import('../migration-runner/runner');
+      const changed = await withRunnerLock(connectionString, () => rollBackAppliedMigrations(connectionString, (line) => logger.info(line)), {
+        log: (line) => logger.info(line),
+      });
+      const { MIGRATIONS_TABLE } = await import('../database/knex-config');
+      const { PgDatabase } = await import('../database/pg-adapter');
+      const db = new PgDatabase(connectionString, { max: 1, applicationName: 'ems-migration-lambda' });
+      try {
+        const applied = (await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`)).map((r) => r.name);
+        return { action, complete: true, changed, applied, pending: MIGRATION_NAMES.filter((n) => !applied.includes(n)) };
+      } finally {
+        await db.close();
+      }
+    }
     if (action === 'migrate') {
       const started = Date.now();
       let deadline = started + limits.sliceMs;

@@ -8,13 +8,18 @@
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import type { OperatorAction, OperatorResponse } from '../handlers/migrate';
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { DataApiDatabase } from '../database/data-api-adapter';
+import { ROLLBACK_CONFIRMATION, type OperatorAction, type OperatorResponse } from '../handlers/migrate';
+import { EXPORT_PAGE_ROWS, exportMessagingData, type RollbackResult } from './rollback';
 import { EXIT_FAILED, EXIT_OK } from '../shared/command-line';
 import { DATA_STACK_OUTPUTS, readStackOutputs, requireOutputs } from '../shared/deployed-stack';
 
 export interface RemoteOptions {
   readonly cloudFormation?: CloudFormationClient;
   readonly lambda?: LambdaClient;
+  /** The rollback's export reads through the Data API. */
+  readonly dataApi?: RDSDataClient;
   readonly log?: (line: string) => void;
   /** How many `migrate` slices before giving up (each is one invocation of up to 15 minutes). */
   readonly maxSlices?: number;
@@ -28,10 +33,9 @@ export class RemoteActionError extends Error {
   }
 }
 
-async function invoke(lambda: LambdaClient, functionName: string, action: OperatorAction, name?: string): Promise<OperatorResponse> {
-  const answer = await lambda.send(
-    new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify({ operatorAction: action, ...(name ? { name } : {}) })) }),
-  );
+async function invoke(lambda: LambdaClient, functionName: string, action: OperatorAction, name?: string, confirm?: string): Promise<OperatorResponse> {
+  const payload = { operatorAction: action, ...(name ? { name } : {}), ...(confirm ? { confirm } : {}) };
+  const answer = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
   const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : 'null';
   if (answer.FunctionError) {
     const error = JSON.parse(text) as { errorMessage?: string };
@@ -82,4 +86,37 @@ export async function runOnStack(stackName: string, action: OperatorAction, name
   }
   log(`Not complete after ${maxSlices} slices; run the command again to carry on (every step is resumable).`);
   return EXIT_FAILED;
+}
+
+/**
+ * `npm run migrate:messaging -- --stack <Data stack> --rollback`: exports the messaging history to
+ * `directory` first, through the Data API as the master user (the export reads the removal records,
+ * which the verification user may not), in one read-only snapshot; then the migration Lambda rolls
+ * the messaging migrations back. Needs, besides the migration function, rds-data:BeginTransaction,
+ * ExecuteStatement and CommitTransaction on the cluster and a read of the DatabaseSecretArn secret.
+ */
+export async function rollbackOnStack(stackName: string, directory: string, options: RemoteOptions = {}): Promise<RollbackResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const outputs = requireOutputs(stackName, await readStackOutputs(stackName, options.cloudFormation), {
+    clusterArn: DATA_STACK_OUTPUTS.clusterArn,
+    databaseName: DATA_STACK_OUTPUTS.databaseName,
+    secretArn: DATA_STACK_OUTPUTS.masterSecretArn,
+    functionName: DATA_STACK_OUTPUTS.migrationFunction,
+  });
+  const db = new DataApiDatabase({
+    resourceArn: outputs.clusterArn,
+    secretArn: outputs.secretArn,
+    database: outputs.databaseName,
+    ...(options.dataApi ? { client: options.dataApi } : {}),
+    retry: { maxTotalWaitMs: 60_000 },
+  });
+  let summary;
+  try {
+    summary = await exportMessagingData(db, directory, EXPORT_PAGE_ROWS.dataApi);
+  } finally {
+    await db.close();
+  }
+  log(`Exported the messaging history of ${stackName} to ${summary.directory} (${Object.entries(summary.rows).map(([t, n]) => `${t}: ${n}`).join(', ')}).`);
+  const answer = await invoke(options.lambda ?? new LambdaClient({}), outputs.functionName, 'rollback', undefined, ROLLBACK_CONFIRMATION);
+  return { export: summary, rolledBack: answer.changed ?? [] };
 }

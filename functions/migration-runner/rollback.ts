@@ -9,9 +9,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import knexFactory from 'knex';
-import pg from 'pg';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
 import { migrationKnexConfig, MIGRATIONS_TABLE } from '../database/knex-config';
+import { PgDatabase } from '../database/pg-adapter';
+import type { Database } from '../database/port';
 
 /** Tables and queries exported before anything is dropped; each is read in primary-key pages. */
 const EXPORTS = [
@@ -34,72 +35,64 @@ const EXPORTS = [
   },
 ] as const;
 
-const PAGE = 5000;
+/** Rows per page: node-postgres takes big pages; the Data API answers at most 1 MB per call. */
+export const EXPORT_PAGE_ROWS = { pg: 5000, dataApi: 1000 } as const;
 
 export interface ExportSummary {
   readonly directory: string;
   readonly rows: Record<string, number>;
 }
 
-async function columnExists(client: pg.Client, table: string, column: string): Promise<boolean> {
-  const { rowCount } = await client.query(
+async function columnExists(db: Database, table: string, column: string): Promise<boolean> {
+  const rows = await db.query(
     'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2',
     [table, column],
   );
-  return (rowCount ?? 0) > 0;
+  return rows.length > 0;
 }
 
-export async function exportMessagingData(connectionString: string, directory: string): Promise<ExportSummary> {
-  const client = new pg.Client({ connectionString, application_name: 'ems-export' });
-  await client.connect();
+/**
+ * Writes each export as NDJSON, one row per line as PostgreSQL renders it (row_to_json: the same
+ * text whichever adapter reads it), all from one read-only snapshot, so the files agree with each
+ * other even while the application writes. Over node-postgres locally, over the Data API (as the
+ * master user) for a deployed stack.
+ */
+export async function exportMessagingData(db: Database, directory: string, pageRows: number = EXPORT_PAGE_ROWS.pg): Promise<ExportSummary> {
   const rows: Record<string, number> = {};
-  try {
-    await mkdir(directory, { recursive: true });
-    // One snapshot for every file: the export is consistent even while the application writes.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await mkdir(directory, { recursive: true });
+  await db.transaction(async (tx) => {
+    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     for (const spec of EXPORTS) {
       const probeColumn = spec.table === 'sellers' ? 'member_status' : spec.table === 'listed_cars' ? 'current_owner_id' : spec.key;
-      if (!(await columnExists(client, spec.table, probeColumn))) continue; // never installed or already removed
+      if (!(await columnExists(tx, spec.table, probeColumn))) continue; // never installed or already removed
       const out = createWriteStream(path.join(directory, spec.file));
       let count = 0;
-      let after: unknown = null;
+      let after: string | null = null;
       for (;;) {
-        const page = await client.query(
-          `SELECT ${spec.columns} FROM ${spec.table} WHERE ($1::${spec.keyType} IS NULL OR ${spec.key} > $1::${spec.keyType})
-            ORDER BY ${spec.key} LIMIT ${PAGE}`,
-          [after === null ? null : String(after)],
+        const page: { line: string; key: string }[] = await tx.query<{ line: string; key: string }>(
+          `SELECT row_to_json(x)::text AS line, x.${spec.key}::text AS key
+             FROM (SELECT ${spec.columns} FROM ${spec.table} WHERE ($1::${spec.keyType} IS NULL OR ${spec.key} > $1::${spec.keyType})
+                    ORDER BY ${spec.key} LIMIT ${pageRows}) x
+            ORDER BY x.${spec.key}`,
+          [after],
         );
-        for (const row of page.rows) {
-          if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain');
+        for (const row of page) {
+          if (!out.write(`${row.line}\n`)) await once(out, 'drain');
         }
-        count += page.rows.length;
-        if (page.rows.length < PAGE) break;
-        after = (page.rows.at(-1) as Record<string, unknown>)[spec.key];
+        count += page.length;
+        if (page.length < pageRows) break;
+        after = page.at(-1)!.key;
       }
       out.end();
       await once(out, 'finish');
       rows[spec.table] = count;
     }
-    await client.query('COMMIT');
-  } finally {
-    await client.end();
-  }
+  });
   return { directory, rows };
 }
 
-export interface RollbackResult {
-  readonly export: ExportSummary;
-  readonly rolledBack: readonly string[];
-}
-
-/** Rolls back the applied messaging migrations newest first; the baseline stays (it drops nothing anyway). */
-export async function rollbackMessagingMigrations(
-  connectionString: string,
-  exportDirectory: string,
-  log: (line: string) => void = () => undefined,
-): Promise<RollbackResult> {
-  const summary = await exportMessagingData(connectionString, exportDirectory);
-  log(`Exported the messaging history to ${summary.directory} (${Object.entries(summary.rows).map(([t, n]) => `${t}: ${n}`).join(', ')}).`);
+/** Rolls back the applied messaging migrations newest first (the baseline stays: it drops nothing anyway); returns their names. */
+export async function rollBackAppliedMigrations(connectionString: string, log: (line: string) => void = () => undefined): Promise<string[]> {
   const knex = knexFactory(migrationKnexConfig(connectionString));
   const rolledBack: string[] = [];
   try {
@@ -117,5 +110,27 @@ export async function rollbackMessagingMigrations(
   } finally {
     await knex.destroy();
   }
-  return { export: summary, rolledBack };
+  return rolledBack;
+}
+
+export interface RollbackResult {
+  readonly export: ExportSummary;
+  readonly rolledBack: readonly string[];
+}
+
+/** Exports, then rolls back the applied messaging migrations (`npm run migrate:messaging -- --rollback`). */
+export async function rollbackMessagingMigrations(
+  connectionString: string,
+  exportDirectory: string,
+  log: (line: string) => void = () => undefined,
+): Promise<RollbackResult> {
+  const db = new PgDatabase(connectionString, { max: 1, applicationName: 'ems-export' });
+  let summary: ExportSummary;
+  try {
+    summary = await exportMessagingData(db, exportDirectory);
+  } finally {
+    await db.close();
+  }
+  log(`Exported the messaging history to ${summary.directory} (${Object.entries(summary.rows).map(([t, n]) => `${t}: ${n}`).join(', ')}).`);
+  return { export: summary, rolledBack: await rollBackAppliedMigrations(connectionString, log) };
 }

@@ -10,6 +10,7 @@ export const DATA_STACK_OUTPUTS = {
   clusterArn: 'ClusterArn',
   databaseName: 'DatabaseName',
   verifierSecretArn: 'VerifierUserSecretArn',
+  masterSecretArn: 'DatabaseSecretArn',
   migrationFunction: 'MigrationFunctionName',
 } as const;
 

@@ -4,11 +4,15 @@
  * (test/infra/fake-aws.ts), the Data API against the local endpoint, which logs in as the stack's
  * read-only verification user, as the stack's secret would.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrationHandlers } from '../../functions/handlers/migrate';
-import { runOnStack } from '../../functions/migration-runner/remote';
+import { rollbackOnStack, runOnStack } from '../../functions/migration-runner/remote';
+import * as m from '../helpers/marketplace';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 import { createBaseSchemaOnly } from '../helpers/migrations';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
@@ -109,7 +113,7 @@ describe('the guide commands in the migration Lambda (npm run migrate:messaging 
   beforeAll(async () => {
     fresh = await createTestDatabase();
     await createBaseSchemaOnly(fresh.url);
-    aws.stacks[STAGING] = { ClusterArn: LOCAL_RESOURCE_ARN, DatabaseName: fresh.name, MigrationFunctionName: FUNCTION };
+    aws.stacks[STAGING] = { ClusterArn: LOCAL_RESOURCE_ARN, DatabaseName: fresh.name, MigrationFunctionName: FUNCTION, DatabaseSecretArn: LOCAL_SECRET_ARN };
     // The stack's migration Lambda, with 1-second slices, so `migrate` needs more than one invocation.
     const { handler } = createMigrationHandlers({ resolveConnectionString: async () => fresh.url, limits: { sliceMs: 1_000 } });
     aws.functions[FUNCTION] = (payload) => handler(payload as never);
@@ -140,8 +144,45 @@ describe('the guide commands in the migration Lambda (npm run migrate:messaging 
     expect(await applied()).toEqual([...MIGRATION_NAMES]);
   });
 
+  it('a rollback sent without its confirmation is refused by the function, and changes nothing', async () => {
+    await expect(aws.functions[FUNCTION]!({ operatorAction: 'rollback' })).rejects.toThrow(/A rollback drops the messaging history: invoke it with confirm/);
+    expect(await applied()).toEqual([...MIGRATION_NAMES]);
+  });
+
   it("refuses an unknown migration name in the function, naming the known ones, and changes nothing", async () => {
     await expect(run('down', '20990101000000_nope.js')).rejects.toThrow(/The migration function failed: Unknown migration "20990101000000_nope.js": expected one of/);
     expect(await applied()).toEqual([...MIGRATION_NAMES]);
+  });
+
+  it('rollback exports the history through the Data API (one snapshot, as the master user), then the function rolls every messaging migration back', async () => {
+    const company = await m.company(fresh.db);
+    await m.seller(fresh.db, company, 'owner');
+    const member = await m.seller(fresh.db, company, 'member');
+    await fresh.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [member]);
+    const audit = await fresh.db.query<{ id: string; action: string }>('SELECT id::text AS id, action FROM company_member_audit ORDER BY id');
+    expect(audit.length).toBeGreaterThan(0);
+    const master = await startDataApiEndpoint({ connectionString: fresh.url });
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'ems-remote-export-'));
+    try {
+      lines.length = 0;
+      const result = await rollbackOnStack(STAGING, directory, {
+        cloudFormation: new CloudFormationClient({ endpoint: aws.endpoint, region: 'eu-west-1', credentials }),
+        lambda: new LambdaClient({ endpoint: aws.endpoint, region: 'eu-west-1', credentials }),
+        dataApi: master.client(),
+        log: (line) => lines.push(line),
+      });
+      expect(result.rolledBack).toEqual([...MIGRATION_NAMES.slice(1)].reverse());
+      expect(await applied()).toEqual([MIGRATION_NAMES[0]]);
+      const exported = (await readFile(path.join(directory, 'company_member_audit.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: number; action: string });
+      expect(exported.map(({ id, action }) => ({ id: String(id), action }))).toEqual(audit);
+      expect(result.export.rows.company_member_audit).toBe(audit.length);
+      // The export ran in one transaction of the Data API.
+      const operations = master.requests.map((r) => r.operation);
+      expect(operations.filter((o) => o === 'BeginTransaction')).toHaveLength(1);
+      expect(operations.at(-1)).toBe('CommitTransaction');
+    } finally {
+      await master.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });
