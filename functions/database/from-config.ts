@@ -3,6 +3,7 @@
  * configuration: node-postgres with DATABASE_URL, the RDS Data API otherwise.
  */
 import { config } from '../shared/config';
+import { DataApiDatabase } from './data-api-adapter';
 import type { Database } from './port';
 
 let database: Promise<Database> | undefined;
@@ -11,10 +12,10 @@ export function getDatabase(): Promise<Database> {
   database ??= (async () => {
     const c = config();
     if (c.DATABASE_URL) {
+      // Loaded only here: the deployed functions, which have no DATABASE_URL, do not even bundle node-postgres.
       const { PgDatabase } = await import('./pg-adapter');
       return new PgDatabase(c.DATABASE_URL, { max: 10, applicationName: 'ems-api' });
     }
-    const { DataApiDatabase } = await import('./data-api-adapter');
     return new DataApiDatabase({
       resourceArn: c.DATA_API_RESOURCE_ARN!,
       secretArn: c.DATA_API_SECRET_ARN!,

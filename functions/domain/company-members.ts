@@ -9,7 +9,7 @@
  */
 import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
-import type * as wire from '../http/schemas';
+import type * as wire from '../http/response-schemas';
 import { ConflictError, NotFoundError } from './errors';
 import { callFunction, inTransaction } from './transactions';
 

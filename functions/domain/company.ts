@@ -1,7 +1,7 @@
 /** Company statistics and the company's message handlers. */
 import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
-import type * as wire from '../http/schemas';
+import type * as wire from '../http/response-schemas';
 import { callFunction } from './transactions';
 
 // The JSON the SQL functions return, declared once as the API's schemas (functions/http/schemas.ts).

@@ -1,7 +1,7 @@
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
-import type * as wire from '../http/schemas';
+import type * as wire from '../http/response-schemas';
 import { UnavailableError } from './errors';
 import { callFunction } from './transactions';
 

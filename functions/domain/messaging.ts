@@ -7,7 +7,7 @@
  */
 import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
-import type * as wire from '../http/schemas';
+import type * as wire from '../http/response-schemas';
 import { NotFoundError } from './errors';
 import { callFunction } from './transactions';
 

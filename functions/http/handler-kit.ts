@@ -14,7 +14,7 @@ import { PayloadTooLargeError, UnauthorizedError, ValidationError } from '../dom
 import { config } from '../shared/config';
 import { logger, metrics, startInvocation } from '../shared/observability';
 import { json, mapError } from './responses';
-import { routeById, type RouteDefinition, type RouteId, type RouteOf } from './routes';
+import { routeById, type RouteDefinition, type RouteId, type RouteOf, type RouteResult } from './routes';
 import { NoBody } from './schemas';
 
 /** API Gateway's event with the claims its JWT authorizer (or the local server) verified. */
@@ -34,9 +34,9 @@ export interface HandlerInput<R extends RouteDefinition> {
 }
 
 /** One domain call, answering the route's success body. */
-export type HandlerRun<R extends RouteDefinition> = (input: HandlerInput<R>) => Promise<z.output<R['response']>>;
+export type HandlerRun<Id extends RouteId> = (input: HandlerInput<RouteOf<Id>>) => Promise<RouteResult<Id>>;
 /** Counts worth a metric in the result (e.g. listings moved by a removal). */
-export type HandlerMetrics<R extends RouteDefinition> = (result: z.output<R['response']>) => Record<string, number>;
+export type HandlerMetrics<Id extends RouteId> = (result: RouteResult<Id>) => Record<string, number>;
 
 function describeIssues(error: z.core.$ZodError): string {
   return error.issues
@@ -45,7 +45,7 @@ function describeIssues(error: z.core.$ZodError): string {
     .join('; ');
 }
 
-function parseWith<S extends z.ZodMiniType>(schema: S, value: unknown, where: string): z.output<S> {
+function parseWith(schema: z.ZodMiniType, value: unknown, where: string): unknown {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ValidationError(`Invalid ${where}: ${describeIssues(parsed.error)}`);
   return parsed.data;
@@ -115,14 +115,22 @@ function readJsonBody(event: ApiEvent): unknown {
  * The handler of a route of the route table: access, schemas and status come from there, and so do
  * the types of `run`'s input and result (`routeHandler('removeMember', ...)` needs no annotation).
  */
-export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<RouteOf<Id>>, countMetrics?: HandlerMetrics<RouteOf<Id>>) {
+export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<Id>, countMetrics?: HandlerMetrics<Id>) {
   // Validate the environment when the function loads: a missing variable fails the cold start, by name.
   config();
-  return defineHandler(routeById(id), run, countMetrics);
+  // The database (on AWS, the Data API's SDK client) is built while the function initializes, as AWS
+  // advises for SDK clients, not by its first request. A failure is the first request's to report.
+  getDatabase().catch(() => undefined);
+  // Typed above by the route; below, one implementation for every route.
+  return defineHandler(routeById(id), run as AnyRun, countMetrics as AnyMetrics | undefined);
 }
 
-/** A handler for a route definition (`routeHandler` for the routes of the table): parse, identify, one call, map. */
-export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerRun<R>, countMetrics?: HandlerMetrics<R>) {
+/** `run` and `countMetrics` of whichever route: `routeHandler` gives them their route's types. */
+type AnyRun = (input: HandlerInput<RouteDefinition>) => Promise<unknown>;
+type AnyMetrics = (result: never) => Record<string, number>;
+
+/** The handler of a route: parse, identify, one call, map. */
+function defineHandler(route: RouteDefinition, run: AnyRun, countMetrics?: AnyMetrics) {
   return async (event: ApiEvent, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     startInvocation(context);
     // This request's own fields go on each of its log lines and its metrics are flushed in one
@@ -137,9 +145,8 @@ export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerR
     try {
       assertStorableText(event.pathParameters ?? {}, 'path parameters');
       assertStorableText(event.queryStringParameters ?? {}, 'query string');
-      // The schemas' output types, named: left to inference, TypeScript may settle for their bound (z.ZodMiniType).
-      const params = parseWith<R['params']>(route.params, event.pathParameters ?? {}, 'path parameters');
-      const body = parseWith<R['body']>(route.body, route.body === NoBody ? undefined : readJsonBody(event), 'body');
+      const params = parseWith(route.params, event.pathParameters ?? {}, 'path parameters');
+      const body = parseWith(route.body, route.body === NoBody ? undefined : readJsonBody(event), 'body');
       const db = await getDatabase();
       const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
       const identity = claims[config().JWT_IDENTITY_CLAIM];
@@ -151,7 +158,7 @@ export function defineHandler<R extends RouteDefinition>(route: R, run: HandlerR
         emailVerified: emailVerified === undefined ? undefined : String(emailVerified),
       };
       const result = await run({ params, body, who, db });
-      Object.assign(counts, countMetrics?.(result));
+      Object.assign(counts, countMetrics?.(result as never));
       response = json(route.successStatus ?? 200, result);
     } catch (error) {
       const mapped = mapError(error);

@@ -1,15 +1,16 @@
 /**
  * OpenAPI 3.1 description of the API, generated from the route table, its zod schemas and the
  * error contract (functions/shared/refusals.ts): every success body exactly (components.schemas,
- * named as in schemas.ts), every error status a route can answer with the codes it can carry, and
+ * named as in response-schemas.ts), every error status a route can answer with the codes it can carry, and
  * every header. test/integration/api-handlers.test.ts checks every response the handler tests
  * produce against the committed document.
  */
 import * as z from 'zod/mini';
 import { REFUSALS } from '../shared/refusals';
 import { INTERNAL_ERROR } from './responses';
-import { ROUTES, type RouteDefinition } from './routes';
-import * as schemas from './schemas';
+import { ROUTES, type RouteDefinition, type RouteId } from './routes';
+import * as responses from './response-schemas';
+import { NoBody } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -21,14 +22,13 @@ function withoutDialect(schema: JsonSchema): JsonSchema {
 const requestJsonSchema = (schema: z.ZodMiniType) => withoutDialect(z.toJSONSchema(schema, { io: 'input' }));
 
 /**
- * The success bodies, named as exported by schemas.ts (every exported schema that is not a request
- * schema), so a schema used inside another (Person, MessageHandler, ...) is a $ref too.
+ * The success bodies, named as exported by response-schemas.ts, so a schema used inside another
+ * (Person, MessageHandler, ...) is a $ref too.
  */
 function responseSchemas(): Map<z.ZodMiniType, string> {
-  const requests = new Set<unknown>(ROUTES.flatMap((r) => [r.params, r.body]));
   const named = new Map<z.ZodMiniType, string>();
-  for (const [name, value] of Object.entries(schemas)) {
-    if (value instanceof z.ZodMiniType && !requests.has(value)) named.set(value, name);
+  for (const [name, value] of Object.entries(responses)) {
+    if (value instanceof z.ZodMiniType) named.set(value, name);
   }
   return named;
 }
@@ -105,7 +105,7 @@ function errorStatusesOf(route: RouteDefinition): ErrorStatus[] {
   const statuses: ErrorStatus[] = [400];
   if (route.access !== 'public') statuses.push(401, 403, 404);
   if (route.method !== 'GET') statuses.push(409); // a GET changes nothing, so no state refuses it
-  if (route.body !== schemas.NoBody) statuses.push(413);
+  if (route.body !== NoBody) statuses.push(413);
   statuses.push(500, 503);
   return statuses;
 }
@@ -117,7 +117,8 @@ function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
     required: true,
     schema,
   }));
-  const responseName = names.get(route.response);
+  const response: z.ZodMiniType = responses.RESPONSES_BY_ROUTE[route.id as RouteId];
+  const responseName = names.get(response);
   const successStatus = route.successStatus ?? 200;
   return {
     operationId: route.id,
@@ -125,7 +126,7 @@ function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
     ...(route.access === 'public' ? { security: [] } : {}),
     'x-access': route.access,
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body !== schemas.NoBody
+    ...(route.body !== NoBody
       ? { requestBody: { required: true, content: { 'application/json': { schema: requestJsonSchema(route.body) } } } }
       : {}),
     responses: {
@@ -134,7 +135,7 @@ function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
         headers: { 'Cache-Control': headerRef('Cache-Control') },
         content: {
           'application/json': {
-            schema: responseName ? schemaRef(responseName) : withoutDialect(z.toJSONSchema(route.response, { io: 'output' })),
+            schema: responseName ? schemaRef(responseName) : withoutDialect(z.toJSONSchema(response, { io: 'output' })),
           },
         },
       },

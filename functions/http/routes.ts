@@ -1,10 +1,13 @@
 /**
  * The route table: the single source for the CDK stack (one Lambda per route,
  * HTTP API routes and authorizer), the local server, the handlers' validation
- * and access rules, and the OpenAPI description.
+ * and access rules, and the OpenAPI description. Each route's success body is
+ * in response-schemas.ts (RESPONSES_BY_ROUTE), which only types and the
+ * OpenAPI document read.
  */
 import type * as z from 'zod/mini';
 import type { Access } from '../domain/access';
+import type { RESPONSES_BY_ROUTE } from './response-schemas';
 import * as schemas from './schemas';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT';
@@ -22,8 +25,6 @@ export interface RouteDefinition {
   readonly params: z.ZodMiniType;
   /** JSON body (`NoBody` for a route that reads none). */
   readonly body: z.ZodMiniType;
-  /** The success body: what the route's SQL function returns (migrations/sql/api/). */
-  readonly response: z.ZodMiniType;
   readonly successStatus?: number;
 }
 
@@ -37,7 +38,6 @@ export const ROUTES = [
     summary: "Who receives buyers' messages about a listing now, and why.",
     params: schemas.ListingParams,
     body: schemas.NoBody,
-    response: schemas.Recipient,
   },
   {
     id: 'getConversationOwnershipHistory',
@@ -48,7 +48,6 @@ export const ROUTES = [
     summary: "The ordered chain of a conversation's owners, with actor, reason and time.",
     params: schemas.ConversationParams,
     body: schemas.NoBody,
-    response: schemas.OwnershipHistory,
   },
   {
     id: 'sendMessage',
@@ -59,7 +58,6 @@ export const ROUTES = [
     summary: 'A buyer writes about a listing; the message is routed to an active member.',
     params: schemas.NoParams,
     body: schemas.SendMessageBody,
-    response: schemas.StoredMessage,
     successStatus: 201,
   },
   {
@@ -71,7 +69,6 @@ export const ROUTES = [
     summary: "The caller's company: members by status, listings by owner type, moves, handler load, removals over time.",
     params: schemas.NoParams,
     body: schemas.NoBody,
-    response: schemas.CompanyStats,
   },
   {
     id: 'removeMember',
@@ -82,7 +79,6 @@ export const ROUTES = [
     summary: "Removes a member; their active listings and open conversations move to the company's fallback recipient.",
     params: schemas.SellerParams,
     body: schemas.RemoveMemberBody,
-    response: schemas.RemovalSummary,
   },
   {
     id: 'reactivateMember',
@@ -93,7 +89,6 @@ export const ROUTES = [
     summary: 'Reactivates a member, optionally restoring the listings the fallback still holds.',
     params: schemas.SellerParams,
     body: schemas.ReactivateMemberBody,
-    response: schemas.ReactivationSummary,
   },
   {
     id: 'listMessageHandlers',
@@ -104,7 +99,6 @@ export const ROUTES = [
     summary: "The company's message handlers with priority and open-conversation load.",
     params: schemas.NoParams,
     body: schemas.NoBody,
-    response: schemas.MessageHandlers,
   },
   {
     id: 'updateMessageHandlers',
@@ -115,7 +109,6 @@ export const ROUTES = [
     summary: 'Adds, re-prioritises or deactivates message handlers, all or nothing.',
     params: schemas.NoParams,
     body: schemas.MessageHandlersBody,
-    response: schemas.MessageHandlers,
   },
   {
     id: 'health',
@@ -126,7 +119,6 @@ export const ROUTES = [
     summary: 'Database reachable and migrations current.',
     params: schemas.NoParams,
     body: schemas.NoBody,
-    response: schemas.Health,
   },
 ] as const satisfies readonly RouteDefinition[];
 
@@ -135,7 +127,7 @@ export type RouteId = Route['id'];
 export type RouteOf<Id extends RouteId> = Extract<Route, { readonly id: Id }>;
 
 /** What a route answers on success, from its response schema (its params and body: `HandlerInput` in handler-kit.ts). */
-export type RouteResult<Id extends RouteId> = z.output<RouteOf<Id>['response']>;
+export type RouteResult<Id extends RouteId> = z.output<(typeof RESPONSES_BY_ROUTE)[Id]>;
 
 export function routeById<Id extends RouteId>(id: Id): RouteOf<Id> {
   const route = ROUTES.find((r): r is RouteOf<Id> => r.id === id);

@@ -2,6 +2,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { installSourceMappedStackTraces } from './stack-traces';
+
+// In a bundle, __filename is the bundle itself: its logged stack traces point at the sources.
+installSourceMappedStackTraces(__filename);
 
 const serviceName = process.env.SERVICE_NAME ?? 'enhanced-messaging';
 

@@ -94,8 +94,9 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
       );
     }
 
+    // No NODE_OPTIONS=--enable-source-maps: it reads the source map on every cold start; the logged
+    // stack traces are mapped when one is formatted instead (functions/shared/stack-traces.ts).
     const environment: Record<string, string> = {
-      NODE_OPTIONS: '--enable-source-maps',
       SERVICE_NAME,
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

@@ -48,3 +48,20 @@ export const claimsFor = (email: string) => ({ email, sub: email, iss: 'https://
 export function parse(result: APIGatewayProxyStructuredResultV2): { status: number; body: any } {
   return { status: result.statusCode ?? 0, body: result.body ? JSON.parse(result.body) : undefined };
 }
+
+/** A request to a route that reaches its SQL function: from a caller no account has, refused there with 403 (health: answered, 200). */
+export function requestReachingTheDatabase(routeId: RouteId): EventOptions {
+  const someId = randomUUID();
+  const requests: Record<RouteId, EventOptions> = {
+    getListingRecipient: { pathParameters: { listingId: someId } },
+    getConversationOwnershipHistory: { pathParameters: { conversationId: someId } },
+    sendMessage: { body: { listingId: someId, body: 'Still available?' } },
+    getCompanyStats: {},
+    removeMember: { pathParameters: { sellerId: someId }, body: { reason: 'left' } },
+    reactivateMember: { pathParameters: { sellerId: someId }, body: { restoreListings: true } },
+    listMessageHandlers: {},
+    updateMessageHandlers: { body: { handlers: [{ sellerId: someId, priority: 1 }] } },
+    health: {},
+  };
+  return { ...requests[routeId], claims: claimsFor('nobody@nowhere.test') };
+}

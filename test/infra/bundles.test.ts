@@ -9,7 +9,6 @@
  * runtime's AWS SDK, through the local Data API endpoint.
  */
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -19,7 +18,7 @@ import { ROUTES, type RouteId } from '../../functions/http/routes';
 import type { VerificationReport } from '../../functions/verification/verify';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 import { migrationChecksums } from '../../infra/migration-assets';
-import { apiEvent, claimsFor, type EventOptions } from '../helpers/api-events';
+import { apiEvent, claimsFor, requestReachingTheDatabase } from '../helpers/api-events';
 import { startDataApiEndpoint } from '../helpers/data-api-endpoint';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createLambdaSandbox, dataApiEnvironment, invokeInFreshProcess, lambdaContext, type LambdaSandbox } from '../helpers/lambda-sandbox';
@@ -94,22 +93,6 @@ const routeFunction = (id: RouteId) => {
 /** The function's own settings from the template (the ARNs, tokens there, are the local endpoint's in `dataApiEnvironment`). */
 const literalEnvironment = (fn: BundledFunction): Record<string, string> => Object.fromEntries(Object.entries(fn.environment).filter(([, v]) => typeof v === 'string'));
 
-/** A request per route that reaches its SQL function: a caller no account has, refused there (health: anyone, answered). */
-function requestReachingTheDatabase(id: RouteId): EventOptions {
-  const someId = randomUUID();
-  const requests: Record<RouteId, EventOptions> = {
-    getListingRecipient: { pathParameters: { listingId: someId } },
-    getConversationOwnershipHistory: { pathParameters: { conversationId: someId } },
-    sendMessage: { body: { listingId: someId, body: 'Still available?' } },
-    getCompanyStats: {},
-    removeMember: { pathParameters: { sellerId: someId }, body: { reason: 'left' } },
-    reactivateMember: { pathParameters: { sellerId: someId }, body: { restoreListings: true } },
-    listMessageHandlers: {},
-    updateMessageHandlers: { body: { handlers: [{ sellerId: someId, priority: 1 }] } },
-    health: {},
-  };
-  return { ...requests[id], claims: claimsFor('nobody@nowhere.test') };
-}
 
 describe('Lambda bundles', () => {
   it('bundles every project function (route handlers, verification, migrations), each under 1 MB with a source map', () => {
@@ -216,6 +199,20 @@ describe('Lambda bundles', () => {
       expect(JSON.parse(response!.body).error.message).toBe(
         'Invalid body: listingId: listingId must be a UUID; body: Invalid input: expected string, received number; value: Unrecognized key: "extra"',
       );
+    });
+
+    it('logs an unexpected error with its stack trace in the TypeScript sources', async () => {
+      const { sandbox, environment } = await inSandbox(routeFunction('health'), 'health', { POWERTOOLS_LOG_LEVEL: 'INFO' });
+      // A Data API answer no code path expects: the handler's unexpected-error path, 500.
+      endpoint.failNext(1, 'BadRequestException', { message: 'an answer nobody expects' });
+      const run = await invokeInFreshProcess({ module: sandbox.module, environment, invocations: [{ event: apiEvent('health'), context: lambdaContext('health') }] });
+      expect((run.responses[0] as { statusCode: number }).statusCode).toBe(500);
+      const logged = run.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message: string; error?: { location: string; stack: string } });
+      const error = logged.find((l) => l.message === 'unexpected error')!.error!;
+      expect(error.location).toMatch(/\/functions\/database\/data-api-adapter\.ts:\d+$/);
+      expect(error.stack).toMatch(/\n    at (async )?\S+ \(\S*\/functions\/database\/data-api-adapter\.ts:\d+:\d+\)/);
+      expect(error.stack).toMatch(/\/functions\/http\/handler-kit\.ts:\d+:\d+/);
+      expect(error.stack).not.toMatch(/index\.js:\d+:\d+/);
     });
 
     it('the verification bundle compares every applied migration with EMS_MIGRATION_CHECKSUMS and reports green', async () => {

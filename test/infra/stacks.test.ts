@@ -358,7 +358,6 @@ describe('HTTP API from the route table', () => {
           'DATA_API_RESOURCE_ARN',
           'DATA_API_SECRET_ARN',
           'JWT_IDENTITY_CLAIM',
-          'NODE_OPTIONS',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_SERVICE_NAME',
           'SERVICE_NAME',

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { json } from '../../functions/http/responses';
-import { OWNER_TYPES, OWNERSHIP_LOG_REASONS } from '../../functions/http/schemas';
+import { OWNER_TYPES, OWNERSHIP_LOG_REASONS } from '../../functions/http/response-schemas';
 import { OWNER_TYPES as DATABASE_OWNER_TYPES } from '../../migrations/20250622121000_messaging_ownership_tracking';
 import { OWNERSHIP_LOG_REASONS as DATABASE_OWNERSHIP_LOG_REASONS } from '../../migrations/20261130120000_company_scoped_routing';
 import { contractChecker, readOpenApiDocument } from '../helpers/openapi-contract';
