@@ -92,6 +92,13 @@ export interface DataApiRetryOptions {
   readonly maxTotalWaitMs?: number;
 }
 
+/** What the adapter tells its observer about a call the Data API itself did not answer (SQL errors are the caller's). */
+export type DataApiCallEvent =
+  /** The call is tried again after `delayMs` (Aurora resuming from auto-pause). */
+  | { readonly kind: 'retry'; readonly errorType: string; readonly attempt: number; readonly delayMs: number }
+  /** The call failed at the service (throttled, unavailable, resuming for too long, refused), not in SQL. */
+  | { readonly kind: 'error'; readonly errorType: string };
+
 export interface DataApiDatabaseOptions {
   readonly resourceArn: string;
   readonly secretArn: string;
@@ -99,6 +106,8 @@ export interface DataApiDatabaseOptions {
   /** A client of your own (endpoint, credentials, region); closed by `close()` only when created here. */
   readonly client?: RDSDataClient;
   readonly retry?: DataApiRetryOptions;
+  /** Told of every retry and service error (the functions count them as metrics: from-config.ts). */
+  readonly observe?: (event: DataApiCallEvent) => void;
 }
 
 // ---------------------------------------------------------------------------
@@ -564,11 +573,19 @@ export class DataApiDatabase implements Database {
         if (resuming && attempt < this.retry.maxAttempts && waited < this.retry.maxTotalWaitMs) {
           const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
           const delay = Math.min(Math.round(ceiling * (0.5 + Math.random() / 2)), this.retry.maxTotalWaitMs - waited);
+          this.options.observe?.({ kind: 'retry', errorType: 'DatabaseResumingException', attempt, delayMs: delay });
           await sleep(delay);
           waited += delay;
           continue;
         }
-        throw normaliseDataApiError(error);
+        const normalised = normaliseDataApiError(error);
+        // An SQL error (a refusal, a conflict) is the statement's answer, not the service failing.
+        const sqlAnswer =
+          normalised instanceof DataApiError && SQL_ERROR_TYPES.has(normalised.dataApiErrorType) && normalised.code !== undefined && !(normalised instanceof DataApiResultTooLargeError);
+        if (!sqlAnswer) {
+          this.options.observe?.({ kind: 'error', errorType: normalised instanceof DataApiError ? normalised.dataApiErrorType : (error as Error)?.name ?? 'Error' });
+        }
+        throw normalised;
       }
     }
   }

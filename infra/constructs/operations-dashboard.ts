@@ -9,9 +9,10 @@
  * - Lambda: errors and p99 duration of every function of this stack, cold
  *   starts per function (Logs Insights over the REPORT lines' Init Duration);
  * - database: Aurora capacity (ServerlessDatabaseCapacity, ACUUtilization) and
- *   connections, and the database errors the handlers saw (the Data API
- *   adapter publishes no metric of its own, so they come from the handlers'
- *   logs: unexpected errors and 5xx refusals such as 503 "database resuming");
+ *   connections, the Data API's retries (Aurora resuming) and service errors by
+ *   error type (the adapter's EMF metrics, functions/database/from-config.ts),
+ *   and the database errors the handlers saw (their logs: unexpected errors and
+ *   5xx refusals such as 503 "database resuming");
  * - verification: the alarms, failed checks by check, invariant violations by class;
  * - migrations: deploy-time slices by outcome, migrations applied, runs
  *   (functions/handlers/migrate.ts EMF metrics).
@@ -33,6 +34,7 @@ import {
   RUN_OUTCOMES,
   SLICE_OUTCOMES,
 } from '../../functions/handlers/migrate';
+import { DATA_API_ERRORS_METRIC, DATA_API_RETRIES_METRIC } from '../../functions/database/from-config';
 import { CHECK_FAILED_METRIC, INVARIANT_VIOLATIONS_METRIC, VERIFICATION_FAILED_METRIC } from '../../functions/handlers/scheduled-verification';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../names';
 import type { ProjectFunction } from './project-function';
@@ -201,8 +203,19 @@ export class OperationsDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Data API retries (Aurora resuming) and service errors, by error type',
+        left: [
+          search('service,errorType', DATA_API_RETRIES_METRIC, 'Sum', 'retries'),
+          search('service,errorType', DATA_API_ERRORS_METRIC, 'Sum', 'errors'),
+        ],
+        leftYAxis: { min: 0 },
+        width: FULL,
+      }),
+    );
+    this.dashboard.addWidgets(
       new cloudwatch.LogQueryWidget({
-        title: 'Database errors seen by the handlers: unexpected errors and 5xx refusals, e.g. 503 while Aurora resumes (handler logs; the Data API publishes no retry metric)',
+        title: 'Database errors seen by the handlers: unexpected errors and 5xx refusals, e.g. 503 while Aurora resumes (handler logs)',
         logGroupNames: routes.map(([, fn]) => fn.logGroup.logGroupName),
         queryLines: [
           'filter level = "ERROR" or status >= 500',

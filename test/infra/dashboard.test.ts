@@ -17,7 +17,7 @@ const metricsDisabled = vi.hoisted(() => {
   return previous;
 });
 import { ROUTES } from '../../functions/http/routes';
-import { useDatabase } from '../../functions/database/from-config';
+import { DATA_API_ERRORS_METRIC, DATA_API_RETRIES_METRIC, useDatabase } from '../../functions/database/from-config';
 import {
   MIGRATION_RUNS_METRIC,
   MIGRATION_SLICES_METRIC,
@@ -135,6 +135,13 @@ describe('the operations dashboard', () => {
       const [errors] = logQueries(widgets).filter((q) => q.title.startsWith('Database errors'));
       expect(errors!.query).toContain('filter level = "ERROR" or status >= 500');
       for (const fn of Object.values(app.api.httpApi.handlers)) expect(errors!.query).toContain(`SOURCE '${refOf(app, fn.logGroup)}'`);
+    }
+  });
+
+  it("shows the Data API's retries and service errors by error type, as the adapter counts them", () => {
+    const raw = JSON.stringify(dashboardOf(apps.dev!).widgets);
+    for (const metric of [DATA_API_RETRIES_METRIC, DATA_API_ERRORS_METRIC]) {
+      expect(raw).toContain(`SEARCH('{${METRICS_NAMESPACE},service,errorType} MetricName=\\"${metric}\\" service=\\"${SERVICE_NAME}\\"'`);
     }
   });
 

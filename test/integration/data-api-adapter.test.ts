@@ -6,14 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ExecuteStatementCommand, BeginTransactionCommand, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DataApiDatabase,
   DataApiError,
   DataApiResultTooLargeError,
+  type DataApiCallEvent,
   parseDataApiErrorMessage,
   toDataApiStatement,
 } from '../../functions/database/data-api-adapter';
+import { countDataApiCall, DATA_API_ERRORS_METRIC, DATA_API_RETRIES_METRIC } from '../../functions/database/from-config';
 import type { Database } from '../../functions/database/port';
 import { getCompanyStats } from '../../functions/domain/company';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
@@ -243,6 +246,54 @@ describe('Data API adapter: service errors', () => {
     expect(error.message).toMatch(/resuming after being auto-paused/);
     expect(translateDatabaseError(error)).toBeInstanceOf(UnavailableError);
     expect(await impatient.query('SELECT 1 AS one')).toEqual([{ one: 1 }]); // the faults are used up
+  });
+
+  it('tells its observer of each retry and each service error, never of an SQL error; the functions count them as EMF metrics by error type', async () => {
+    const events: DataApiCallEvent[] = [];
+    const observed = new DataApiDatabase({
+      resourceArn: LOCAL_RESOURCE_ARN,
+      secretArn: LOCAL_SECRET_ARN,
+      database: t.name,
+      client: endpoint.client(),
+      retry: FAST_RETRY,
+      observe: (event) => events.push(event),
+    });
+    endpoint.failNext(2, 'DatabaseResumingException');
+    await observed.query('SELECT 1');
+    expect(events.map((e) => [e.kind, e.errorType])).toEqual([
+      ['retry', 'DatabaseResumingException'],
+      ['retry', 'DatabaseResumingException'],
+    ]);
+    events.length = 0;
+    await expect(observed.query(`SELECT ems_refuse('not_found', 'no such thing')`)).rejects.toMatchObject({ code: 'P0001' });
+    await expect(observed.query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });
+    expect(events).toEqual([]);
+    endpoint.failNext(1, 'ServiceUnavailableError');
+    await expect(observed.query('SELECT 1')).rejects.toMatchObject({ dataApiErrorType: 'ServiceUnavailableError' });
+    expect(events).toEqual([{ kind: 'error', errorType: 'ServiceUnavailableError' }]);
+
+    // What the deployed functions do with them (functions/database/from-config.ts).
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    // The test run turns EMF off (vitest.config.mts); this Metrics is built with it on.
+    const disabled = process.env.POWERTOOLS_METRICS_DISABLED;
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    try {
+      const target = new Metrics({ namespace: 'EnhancedMessaging', serviceName: 'enhanced-messaging' });
+      countDataApiCall({ kind: 'retry', errorType: 'DatabaseResumingException', attempt: 1, delayMs: 5 }, target);
+      countDataApiCall({ kind: 'error', errorType: 'ServiceUnavailableError' }, target);
+    } finally {
+      spy.mockRestore();
+      process.env.POWERTOOLS_METRICS_DISABLED = disabled;
+    }
+    const emf = written.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toEqual([
+      expect.objectContaining({ [DATA_API_RETRIES_METRIC]: 1, errorType: 'DatabaseResumingException', service: 'enhanced-messaging' }),
+      expect.objectContaining({ [DATA_API_ERRORS_METRIC]: 1, errorType: 'ServiceUnavailableError', service: 'enhanced-messaging' }),
+    ]);
   });
 
   it('turns a result over the 1 MB response limit into an error that says to page the query', async () => {
