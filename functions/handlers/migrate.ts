@@ -33,14 +33,14 @@
  * The connection comes from a seam (`resolveConnectionString`): in AWS it is
  * built from the cluster's Secrets Manager secret, in tests it is a local URL.
  */
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import pg from 'pg';
 import { provisionLoginUsers, type LoginUser } from '../migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
 import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 import { migrationLambdaSettings } from '../shared/config';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { logger, metrics as sharedMetrics } from '../shared/observability';
+import { logger, metrics as sharedMetrics, startInvocation } from '../shared/observability';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
 
 /** Stable for the resource's whole life, so an Update never looks like a replacement. */
@@ -547,7 +547,12 @@ export function migrationLambdaLimits(environment: NodeJS.ProcessEnv = process.e
 let production: ReturnType<typeof createMigrationHandlers> | undefined;
 
 /** The Lambda's entry point (both Provider calls); built on first use, so importing this module reads no environment. */
-export function handler(event: CfnEvent | IsCompleteEvent | OperatorEvent, context?: InvocationContext): Promise<OnEventResponse | IsCompleteResponse | OperatorResponse> {
+export function handler(
+  event: CfnEvent | IsCompleteEvent | OperatorEvent,
+  context?: InvocationContext & Partial<Context>,
+): Promise<OnEventResponse | IsCompleteResponse | OperatorResponse> {
+  // Lambda's context on every log line of the invocation, and the ColdStart metric.
+  if (context?.awsRequestId) startInvocation(context as Context);
   production ??= createMigrationHandlers({
     resolveConnectionString: connectionStringFromSecretsManager,
     resolveLoginUsers: loginUsersFromSecretsManager,

@@ -15,11 +15,11 @@
  * - Create (a new cluster: nothing to protect), Delete (snapshots outlive the stack), and an event
  *   naming other migrations than this code carries (CloudFormation's rollback): nothing.
  */
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { Database } from '../database/port';
 import { MIGRATION_NAMES } from '../../migrations/manifest';
-import { logger } from '../shared/observability';
+import { logger, startInvocation } from '../shared/observability';
 
 export const SNAPSHOT_PHYSICAL_RESOURCE_ID = 'enhanced-messaging-pre-migration-snapshot';
 /** What onEvent passes to isComplete: the snapshot being taken, '' for none. */
@@ -127,7 +127,8 @@ export function createSnapshotHandlers(options: SnapshotHandlerOptions) {
 
 let production: ReturnType<typeof createSnapshotHandlers> | undefined;
 
-export async function handler(event: CfnEvent | IsCompleteEvent) {
+export async function handler(event: CfnEvent | IsCompleteEvent, context?: Context) {
+  startInvocation(context);
   if (!production) {
     const { RDSClient } = await import('@aws-sdk/client-rds');
     const { getDatabase } = await import('../database/from-config');
