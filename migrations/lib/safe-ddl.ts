@@ -111,6 +111,23 @@ async function indexState(knex: Knex, name: string): Promise<'missing' | 'valid'
  * `definition` is everything after the index name, e.g. `ON t (col) WHERE ...`.
  */
 export async function createIndexConcurrently(knex: Knex, name: string, definition: string, options: DdlOptions = {}) {
+  await buildIndexConcurrently(knex, name, name, `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`, options);
+}
+
+/**
+ * The same, from an index's whole definition as pg_get_indexdef gives it (`CREATE [UNIQUE] INDEX
+ * <name> ON ...`): how the undo of a failed migration puts back an index the migration dropped.
+ */
+export async function createIndexConcurrentlyAs(knex: Knex, name: string, indexDefinition: string, options: DdlOptions = {}) {
+  const statement = indexDefinition.replace(/^CREATE (UNIQUE )?INDEX \S+ /, (_all, unique: string | undefined) => `CREATE ${unique ?? ''}INDEX CONCURRENTLY IF NOT EXISTS ${quoteName(name)} `);
+  if (statement === indexDefinition) throw new Error(`Not an index definition: ${indexDefinition}`);
+  await buildIndexConcurrently(knex, name, quoteName(name), statement, options);
+}
+
+const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** `name` as the catalog has it, `sqlName` as the statements spell it. */
+async function buildIndexConcurrently(knex: Knex, name: string, sqlName: string, statement: string, options: DdlOptions) {
   const settings = { ...DEFAULTS, ...options };
   await withLockRetry(settings, `index ${name}`, () =>
     onOneConnection(knex, async (run) => {
@@ -121,8 +138,8 @@ export async function createIndexConcurrently(knex: Knex, name: string, definiti
       await run(`SET lock_timeout = '${settings.lockTimeout}'`);
       await run(`SET statement_timeout = '${settings.statementTimeout}'`);
       try {
-        if (state === 'invalid') await run(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-        await run(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`);
+        if (state === 'invalid') await run(`DROP INDEX CONCURRENTLY IF EXISTS ${sqlName}`);
+        await run(statement);
       } finally {
         await run('RESET lock_timeout');
         await run('RESET statement_timeout');
