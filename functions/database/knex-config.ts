@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { messagingMigrationSource } from '../../migrations';
+import { safeguardedMigrationSource } from '../migration-runner/safeguards';
 import { resolveDatabaseUrl } from './local-postgres';
 
 export const MIGRATIONS_TABLE = 'knex_migrations';
@@ -24,7 +25,8 @@ export function migrationKnexConfig(
     pool: { min: 0, max: 4 },
     migrations: {
       tableName: MIGRATIONS_TABLE,
-      migrationSource: messagingMigrationSource,
+      // The pre-flight before the first messaging migration, and the undo of one that fails.
+      migrationSource: safeguardedMigrationSource(messagingMigrationSource, { migrationsTable: MIGRATIONS_TABLE }),
     },
   };
 }

@@ -3,21 +3,28 @@
  * what the migration Lambda runs: pre-flight, status, apply pending migrations
  * in order (timed), verify, report.
  *
+ * The pre-flight (./preflight.ts) checks everything the migrations rely on
+ * before anything is applied, and refuses with one report of every problem. A
+ * migration that fails all the same is undone before the failure is reported
+ * (./safeguards.ts).
+ *
  * Only one runner works on a database at a time: it holds a PostgreSQL session
  * advisory lock, which the server releases by itself if the runner dies, so a
  * killed runner never leaves a lock that needs a manual unlock.
  */
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { MIGRATIONS, messagingMigrationSource } from '../../migrations';
-import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
+import { MESSAGING_MIGRATION_NAMES, MIGRATIONS, messagingMigrationSource } from '../../migrations';
+import type { Query } from '../../migrations/lib/schema-snapshot';
 import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APPLICATION_NAME } from '../database/knex-config';
 import { PgDatabase } from '../database/pg-adapter';
 import { connectionFailureReason, databaseTarget, DatabaseUnreachableError } from '../database/reachability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
 import { guardDeadline } from './deadline';
+import { formatPreflightProblems, runPreflight, type PreflightReport } from './preflight';
+import { safeguardedMigrationSource } from './safeguards';
 
-export const MINIMUM_POSTGRES_MAJOR = 14; // CREATE OR REPLACE TRIGGER
+export { MINIMUM_POSTGRES_MAJOR } from './preflight';
 // pg_advisory_lock key: "ems-migrations" folded into a bigint, fixed forever.
 const RUNNER_LOCK_KEY = 7_305_843_009_213_693_953n;
 
@@ -60,6 +67,8 @@ export interface RunnerReport {
   readonly applied: readonly AppliedMigration[];
   readonly verification: VerificationReport | null;
   readonly failure?: { stage: string; message: string };
+  /** What the pre-flight found: its problems refused the run; its notes did not. */
+  readonly preflight?: Pick<PreflightReport, 'problems' | 'notes'>;
   /** Set when the run stopped at its `deadline` with migrations still to apply (no verification ran). */
   readonly incomplete?: {
     /** Still to apply, in order. */
@@ -70,46 +79,10 @@ export interface RunnerReport {
   readonly totalMs: number;
 }
 
-interface Preflight {
-  readonly postgresVersion: string;
-  /** What the pre-flight found of the marketplace's base tables. */
-  readonly baseTables: 'present' | 'absent, to be created';
-}
-
-async function preflight(client: pg.Client, createBaseSchema: boolean): Promise<Preflight> {
-  const [{ server_version_num: versionNumber, server_version: version }] = (
-    await client.query<{ server_version_num: string; server_version: string }>(
-      `SELECT current_setting('server_version_num') AS server_version_num, current_setting('server_version') AS server_version`,
-    )
-  ).rows as [{ server_version_num: string; server_version: string }];
-  const major = Math.floor(Number(versionNumber) / 10000);
-  if (major < MINIMUM_POSTGRES_MAJOR) {
-    throw new MigrationRunnerError('preflight', `PostgreSQL ${version} is too old: ${MINIMUM_POSTGRES_MAJOR} or newer is required.`);
-  }
-  const columns = await client.query<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
-    [[...BASE_TABLES]],
-  );
-  const present = new Set(columns.rows.map((r) => `${r.table_name}.${r.column_name}`));
-  const missingTables = BASE_TABLES.filter((t) => !columns.rows.some((r) => r.table_name === t));
-  if (missingTables.length === BASE_TABLES.length && createBaseSchema) return { postgresVersion: version, baseTables: 'absent, to be created' };
-  if (missingTables.length > 0) {
-    throw new MigrationRunnerError(
-      'preflight',
-      `Base tables missing: ${missingTables.join(', ')}. The messaging migrations extend an existing marketplace ` +
-        'database: check that DATABASE_URL points at it' +
-        (missingTables.length === BASE_TABLES.length ? ', or pass --with-base-schema to create an empty marketplace schema.' : '.'),
-    );
-  }
-  const missingColumns = Object.entries(REQUIRED_BASE_COLUMNS).flatMap(([table, cols]) =>
-    cols.filter((c) => !present.has(`${table}.${c}`)).map((c) => `${table}.${c}`),
-  );
-  if (missingColumns.length > 0) {
-    throw new MigrationRunnerError('preflight', `Base columns missing: ${missingColumns.join(', ')}.`);
-  }
-  return { postgresVersion: version, baseTables: 'present' };
-}
+const queryOn =
+  (client: pg.Client): Query =>
+  async <T extends object>(sql: string, params?: readonly unknown[]) =>
+    (await client.query(sql, params as unknown[])).rows as T[];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -181,6 +154,7 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
   let verification: VerificationReport | null = null;
   let knex: Knex | undefined;
   let incomplete: RunnerReport['incomplete'];
+  let preflightFound: RunnerReport['preflight'];
   const finish = (failure?: MigrationRunnerError): RunnerReport => ({
     ok: !failure && !incomplete && (verification?.ok ?? false),
     postgresVersion,
@@ -188,6 +162,7 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     applied,
     verification,
     ...(failure ? { failure: { stage: failure.stage, message: failure.message } } : {}),
+    ...(preflightFound ? { preflight: preflightFound } : {}),
     ...(incomplete ? { incomplete } : {}),
     totalMs: Date.now() - started,
   });
@@ -200,8 +175,14 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
         cause: error,
       });
     }
-    const found = await preflight(lockClient, options.createBaseSchema ?? false);
+    const query = queryOn(lockClient);
+    // Before waiting for the lock: a database that is not the marketplace's is refused at once.
+    const found = await runPreflight(query, { createBaseSchema: options.createBaseSchema ?? false });
     postgresVersion = found.postgresVersion;
+    if (found.problems.length > 0) {
+      preflightFound = { problems: found.problems, notes: found.notes };
+      throw new MigrationRunnerError('preflight', formatPreflightProblems(found.problems));
+    }
     log(
       found.baseTables === 'present'
         ? `Connected: PostgreSQL ${postgresVersion}; the marketplace's base tables are present.`
@@ -216,18 +197,38 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
     const pending = MIGRATIONS.filter((m) => !alreadyApplied.includes(m.name)).map((m) => m.name);
     log(`Status: ${alreadyApplied.length} applied, ${pending.length} pending.`);
 
+    // Everything the pending migrations rely on, before the first of them changes anything (on an
+    // empty database, once the baseline has made the tables).
+    let checked = false;
+    const checkBeforeMigrating = async (recorded: readonly string[]) => {
+      checked = true;
+      const full = await runPreflight(query, { applied: recorded });
+      preflightFound = { problems: full.problems, notes: full.notes };
+      for (const note of full.notes) log(`Note: ${note}`);
+      if (full.problems.length > 0) throw new MigrationRunnerError('preflight', formatPreflightProblems(full.problems));
+      log('Pre-flight: everything the migrations rely on is in place.');
+    };
+    if (found.baseTables === 'present' && pending.some((name) => MESSAGING_MIGRATION_NAMES.includes(name))) await checkBeforeMigrating(alreadyApplied);
+
     const { deadline } = options;
     const guard = deadline === undefined ? undefined : guardDeadline(knex, messagingMigrationSource, deadline);
+    // The runner ran the pre-flight itself; the undo journal guards each migration.
+    const migrationSource = safeguardedMigrationSource(guard ? guard.migrationSource : messagingMigrationSource, {
+      preflight: false,
+      migrationsTable: MIGRATIONS_TABLE,
+      interrupted: () => guard?.fired ?? false,
+    });
     for (const [index, name] of pending.entries()) {
       if (deadline !== undefined && Date.now() >= deadline) {
         incomplete = { pending: pending.slice(index) };
         log(`Time limit reached before ${name}; ${pending.length - index} migration(s) left for the next run.`);
         break;
       }
+      if (!checked && MESSAGING_MIGRATION_NAMES.includes(name)) await checkBeforeMigrating([...alreadyApplied, ...applied.map((a) => a.name)]);
       const t0 = Date.now();
       log(`Applying ${name} ...`);
       try {
-        await knex.migrate.up({ name, ...(guard ? { migrationSource: guard.migrationSource } : {}) });
+        await knex.migrate.up({ name, migrationSource });
       } catch (error) {
         if (guard?.fired) {
           incomplete = { pending: pending.slice(index), interrupted: name };
