@@ -1,6 +1,8 @@
 /**
  * `npm run migrate:messaging [-- --json] [-- --with-base-schema]`
  * `npm run migrate:messaging -- --rollback [--yes] [--export-dir DIR]`
+ * `npm run migrate:messaging -- --stack <Data stack> [status|list|migrate|up|down] [<migration>]`
+ * `npm run migrate:messaging -- --stack <Data stack> --rollback [--yes] [--export-dir DIR]`
  * On the embedded development database the base marketplace schema is created
  * when absent; against DATABASE_URL it must already exist unless asked.
  *
@@ -16,9 +18,18 @@ import type { RunnerReport } from './runner';
 
 const USAGE = `usage: npm run migrate:messaging -- [--json] [--with-base-schema]
        npm run migrate:messaging -- --rollback [--yes] [--export-dir <dir>]
+       npm run migrate:messaging -- --stack <Data stack> [status|list|migrate|up|down] [<migration>]
+       npm run migrate:messaging -- --stack <Data stack> --rollback [--yes] [--export-dir <dir>]
 
 Applies the pending messaging migrations in order (pre-flight, status, apply, verify, report)
 on DATABASE_URL, or on the embedded development database when it is unset.
+
+With --stack <name> (EnhancedMessaging-<stage>-Data) the guide's commands run against that deployed
+stack's database, in its migration Lambda (the only thing that reaches the cluster), with the AWS
+credentials and region of the environment: status or list (applied and pending), migrate (the
+default; in slices until applied and verified), up / down [<migration>] (as npx knex migrate:up /
+migrate:down), --rollback (the export runs through the Data API as the master user, then the
+Lambda rolls back). README: The guide's commands against a deployed stack.
 
   --json               print the report as JSON
   --with-base-schema   create the marketplace's base tables on an empty DATABASE_URL database
@@ -38,7 +49,10 @@ const SPEC = {
     rollback: { type: 'boolean' },
     yes: { type: 'boolean' },
     'export-dir': { type: 'string' },
+    stack: { type: 'string' },
   },
+  // With --stack: the action and a migration name.
+  positionals: { min: 0, max: 2, names: ['action', 'migration'] },
 } as const;
 
 type Values = ReturnType<typeof parseCommandLine<typeof SPEC.options>>['values'];
@@ -91,8 +105,63 @@ function formatRunnerReport(report: RunnerReport, formatReport: (r: NonNullable<
   return lines.join('\n');
 }
 
+const STACK_ACTIONS = { status: 'status', list: 'status', migrate: 'migrate', up: 'up', down: 'down' } as const;
+
+/** The guide's commands against a deployed stack (./remote.ts). */
+async function onStack(stackName: string, values: Values, positionals: readonly string[]): Promise<number> {
+  const { isStackName, StackRefusedError } = await import('../shared/deployed-stack');
+  if (!isStackName(stackName)) throw new UsageError(`'${stackName}' is not a stack name.`);
+  const misplaced = (['json', 'with-base-schema'] as const).find((name) => values[name] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} does not go with --stack.`);
+  const [word = 'migrate', name] = positionals;
+  const action = Object.hasOwn(STACK_ACTIONS, word) ? STACK_ACTIONS[word as keyof typeof STACK_ACTIONS] : undefined;
+  if (values.rollback) {
+    if (positionals.length > 0) throw new UsageError('--rollback takes no action or migration name.');
+  } else {
+    if (!action) throw new UsageError(`'${word}' is not an action: use status, list, migrate, up or down.`);
+    if (name !== undefined && action !== 'up' && action !== 'down') throw new UsageError(`A migration name goes with up or down only, not ${word}.`);
+    const rollbackOnly = (['yes', 'export-dir'] as const).find((option) => values[option] !== undefined);
+    if (rollbackOnly) throw new UsageError(`--${rollbackOnly} only goes with --rollback.`);
+  }
+  checkEnvironment(migrationSettings);
+  const { RemoteActionError, rollbackOnStack, runOnStack } = await import('./remote');
+  try {
+    if (values.rollback) {
+      if (values['export-dir'] === '') throw new UsageError('--export-dir needs a directory.');
+      if (!values.yes && !process.stdin.isTTY) {
+        throw new UsageError('Refusing to roll back without confirmation: pass --yes when running without a terminal. Nothing was changed.');
+      }
+      const { PROJECT_ROOT } = await import('../database/local-postgres');
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const directory = path.resolve(values['export-dir'] ?? path.join(PROJECT_ROOT, '.local', 'exports', `${stackName}-${stamp}`));
+      console.log(`This removes the messaging migrations from ${stackName}: the member audit trail, the conversation`);
+      console.log(`ownership history and the message handlers will be dropped. They are exported first, to ${directory}.`);
+      if (!values.yes && !(await confirmed("Type 'yes' to export and roll back: "))) {
+        console.log('Nothing was changed.');
+        return EXIT_FAILED;
+      }
+      const result = await rollbackOnStack(stackName, directory);
+      console.log(`Rolled back ${result.rolledBack.length} migration(s). The exported history is in ${result.export.directory}.`);
+      return EXIT_OK;
+    }
+    return await runOnStack(stackName, action!, name);
+  } catch (error) {
+    if (error instanceof StackRefusedError) {
+      console.error(error.message);
+      return EXIT_CANNOT_CONNECT;
+    }
+    if (error instanceof RemoteActionError) {
+      console.error(error.message);
+      return EXIT_FAILED;
+    }
+    throw error;
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseCommandLine(SPEC);
+  const { values, positionals } = parseCommandLine(SPEC);
+  if (values.stack !== undefined) return onStack(values.stack, values, positionals);
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument '${positionals[0]}' (actions go with --stack).`);
   if (!values.rollback) {
     const misplaced = (['yes', 'export-dir'] as const).find((name) => values[name] !== undefined);
     if (misplaced) throw new UsageError(`--${misplaced} only goes with --rollback.`);

@@ -144,6 +144,34 @@ describe('the guide commands in the migration Lambda (npm run migrate:messaging 
     expect(await applied()).toEqual([...MIGRATION_NAMES]);
   });
 
+  it('npm run migrate:messaging -- --stack: status from the command line; a bad action, option or name is exit 2 and a missing stack exit 3, invoking nothing', async () => {
+    const cli = (args: string) =>
+      runCommand(`node --import tsx functions/migration-runner/cli.ts ${args}`, { ...env(), AWS_ENDPOINT_URL_LAMBDA: aws.endpoint });
+    const status = await cli(`--stack ${STAGING} list`);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`${STAGING}: status through ${FUNCTION}`);
+    expect(status.stdout).toContain(`Applied migrations (${MIGRATION_NAMES.length}):`);
+    expect(status.stdout).toContain('Pending migrations: none');
+    const invocations = aws.calls.filter((c) => c.startsWith('Lambda.')).length;
+    for (const [args, message] of [
+      [`--stack ${STAGING} frobnicate`, "'frobnicate' is not an action"],
+      [`--stack ${STAGING} status ${MIGRATION_NAMES[1]}`, 'A migration name goes with up or down only'],
+      [`--stack ${STAGING} up --json`, '--json does not go with --stack'],
+      [`--stack ${STAGING} --rollback down`, '--rollback takes no action'],
+      [`--stack ${STAGING} --rollback`, 'pass --yes when running without a terminal'],
+      [`--stack ${STAGING} toString`, "'toString' is not an action"],
+      [`status`, "Unexpected argument 'status' (actions go with --stack)"],
+    ] as const) {
+      const result = await cli(args);
+      expect(result.code, args).toBe(2);
+      expect(result.stderr, args).toContain(message);
+    }
+    const missing = await cli('--stack EnhancedMessaging-nope-Data status');
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('No stack named EnhancedMessaging-nope-Data');
+    expect(aws.calls.filter((c) => c.startsWith('Lambda.')).length).toBe(invocations);
+  });
+
   it('a rollback sent without its confirmation is refused by the function, and changes nothing', async () => {
     await expect(aws.functions[FUNCTION]!({ operatorAction: 'rollback' })).rejects.toThrow(/A rollback drops the messaging history: invoke it with confirm/);
     expect(await applied()).toEqual([...MIGRATION_NAMES]);
