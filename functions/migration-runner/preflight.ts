@@ -407,7 +407,8 @@ function checkNamesTaken(snapshot: SchemaSnapshot, pending: readonly string[], o
   }
   const problems: PreflightProblem[] = [];
   const because =
-    'The migrations would take it for their own (or replace it) and a rollback would drop it: rename or drop yours.';
+    'The migrations would take it for their own (or replace it) and a rollback would drop it: rename or drop yours. ' +
+    '(Left by a run of an earlier version of these migrations that failed part-way, before failures were undone? Drop it: the migration makes it again.)';
   const finds: Record<string, (names: string[]) => string> = {
     relation: (names) =>
       `SELECT relname, relkind FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname IN (${quoted(names)});`,
