@@ -89,12 +89,13 @@ async function requests(w: World): Promise<[RouteId, string, EventOptions][]> {
 export async function measureDataApiRoutes(
   url: string,
   database: string,
-  options: { latencyMs: number; samples: number },
+  /** apiUrl: the API's own login user, as the deployed functions log in (default: `url`'s user). */
+  options: { latencyMs: number; samples: number; apiUrl?: string },
 ): Promise<DataApiFigures> {
   const { PgDatabase } = await import('../../functions/database/pg-adapter');
   const direct = new PgDatabase(url, { max: 2, applicationName: 'ems-bench-data-api-fixtures' });
-  const counting = await startDataApiEndpoint({ connectionString: url });
-  const slow = await startDataApiEndpoint({ connectionString: url, latencyMs: options.latencyMs });
+  const counting = await startDataApiEndpoint({ connectionString: options.apiUrl ?? url });
+  const slow = await startDataApiEndpoint({ connectionString: options.apiUrl ?? url, latencyMs: options.latencyMs });
   const adapter = (endpoint: typeof counting) =>
     new DataApiDatabase({ resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database, client: endpoint.client() });
   // The handlers read their configuration when they load; the database itself is the adapter below.

@@ -43,6 +43,8 @@ import { apiRoutes } from '../../functions/domain/api-routes';
 import { getCompanyStats } from '../../functions/domain/company';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { localTokens } from '../../functions/local/jwt';
+import { LOCAL_API_USER, LOCAL_LOGIN_USERS } from '../../functions/local/login-users';
+import { connectionStringAs, provisionLoginUsers } from '../../functions/migration-runner/login-roles';
 import { startLocalServer } from '../../functions/local/server';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
 import { runCommandLine } from '../../functions/shared/command-line';
@@ -210,6 +212,8 @@ async function main(): Promise<number> {
   let postgresVersion = 'unknown';
   let generated: GeneratedMarketplace | undefined;
   let migrated = false;
+  /** The API's own login user (member of ems_route_caller), as in AWS; the admin URL where the server may not create it. */
+  let apiUrl: string | undefined;
   const originalDatabaseUrl = process.env.DATABASE_URL;
 
   try {
@@ -291,6 +295,13 @@ async function main(): Promise<number> {
         if (!runner.ok) throw new Error(`migration runner failed: ${runner.failure?.stage}: ${runner.failure?.message}`);
         if (smoke && loadResult.failed > 0) throw new Error(`${loadResult.failed} application statements failed during the migrations`);
         migrated = true;
+        try {
+          await provisionLoginUsers(url, LOCAL_LOGIN_USERS);
+          apiUrl = connectionStringAs(url, LOCAL_API_USER);
+        } catch (error) {
+          console.warn(`The API runs as the bench's admin user: ${(error as Error).message}`);
+          apiUrl = url;
+        }
         // The backfill rewrote every listing row version; autovacuum would clean up on its own
         // schedule, maybe in the middle of a later measurement. Do it now, outside every figure.
         const v0 = performance.now();
@@ -428,9 +439,9 @@ async function main(): Promise<number> {
     // (d) The local HTTP API under autocannon.
     if (migrated) {
       await step('d', 'HTTP API: GET /messages/listing/{id}/recipient (local server, autocannon)', async () => {
-        process.env.DATABASE_URL = url;
+        process.env.DATABASE_URL = apiUrl ?? url;
         resetConfig();
-        const apiDb = new PgDatabase(url, { max: 10, applicationName: 'ems-api' });
+        const apiDb = new PgDatabase(apiUrl ?? url, { max: 10, applicationName: 'ems-api' });
         cleanups.push(() => apiDb.close());
         useDatabase(apiDb);
         const keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-bench-jwt-'));
@@ -615,7 +626,7 @@ async function main(): Promise<number> {
     // (h) The API as deployed: Data API calls per request, and end-to-end time with network latency.
     if (migrated) {
       await step('h', `Data API: calls per request, and end-to-end time with ${DATA_API_LATENCY_MS} ms added to every call`, async () => {
-        const figures = await measureDataApiRoutes(url, target!.database, { latencyMs: DATA_API_LATENCY_MS, samples: smoke ? 5 : 25 });
+        const figures = await measureDataApiRoutes(url, target!.database, { latencyMs: DATA_API_LATENCY_MS, samples: smoke ? 5 : 25, apiUrl });
         for (const c of figures.calls) {
           const one = (ops: readonly string[]) => ops.length === 1 && ops[0] === 'ExecuteStatement';
           report.bar('h', `${c.route} as ${c.caller} → ${c.status}: Data API calls cold / warm`, `${c.cold.length} / ${c.warm.length}`, '1 / 1',
