@@ -17,6 +17,7 @@ import * as finalSetup from './20250622123000_messaging_final_setup';
 import * as companyScopedRouting from './20261130120000_company_scoped_routing';
 import * as apiRouteFunctions from './20261130130000_api_route_functions';
 import * as databaseRoles from './20261130140000_database_roles';
+import * as eventsOutbox from './20261130150000_ownership_events_outbox';
 
 /** knex reads `config.transaction` to run a migration outside a transaction. */
 export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
@@ -45,7 +46,7 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles, eventsOutbox];
 
 export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 

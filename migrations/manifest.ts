@@ -9,6 +9,8 @@ export const API_ROUTE_FUNCTIONS_MIGRATION = '20261130130000_api_route_functions
 
 export const DATABASE_ROLES_MIGRATION = '20261130140000_database_roles.js';
 
+export const EVENTS_OUTBOX_MIGRATION = '20261130150000_ownership_events_outbox.js';
+
 export const MIGRATION_NAMES = [
   '20250101000000_base_marketplace_schema.js',
   '20250622120000_enhanced_member_management.js',
@@ -18,4 +20,5 @@ export const MIGRATION_NAMES = [
   COMPANY_SCOPED_ROUTING_MIGRATION,
   API_ROUTE_FUNCTIONS_MIGRATION,
   DATABASE_ROLES_MIGRATION,
+  EVENTS_OUTBOX_MIGRATION,
 ] as const;

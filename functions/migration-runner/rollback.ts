@@ -19,6 +19,8 @@ const EXPORTS = [
   { file: 'company_member_audit.ndjson', table: 'company_member_audit', key: 'id', keyType: 'bigint', columns: '*' },
   { file: 'conversation_ownership_log.ndjson', table: 'conversation_ownership_log', key: 'id', keyType: 'bigint', columns: '*' },
   { file: 'company_message_handlers.ndjson', table: 'company_message_handlers', key: 'id', keyType: 'uuid', columns: '*' },
+  // The events outbox (migration 8), published or not: the relay's consumers may need to replay.
+  { file: 'messaging_outbox.ndjson', table: 'messaging_outbox', key: 'id', keyType: 'bigint', columns: '*' },
   {
     file: 'seller_membership.ndjson',
     table: 'sellers',

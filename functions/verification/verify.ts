@@ -6,7 +6,7 @@ import { MIGRATIONS } from '../../migrations';
 import { CHECKSUM_TABLE, checksumMatches, migrationChecksum } from '../../migrations/lib/checksums';
 import { DATABASE_ROLE_PROBLEMS_SQL } from '../../migrations/lib/database-roles';
 import { API_ROUTE_FUNCTIONS, MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
-import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION, DATABASE_ROLES_MIGRATION } from '../../migrations/manifest';
+import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION, DATABASE_ROLES_MIGRATION, EVENTS_OUTBOX_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
 
 export interface CheckResult {
@@ -73,6 +73,7 @@ async function installedObjectsCheck(db: Database): Promise<CheckResult> {
     missingObjectsParameters({
       companyScopedRouting: applied.includes(COMPANY_SCOPED_ROUTING_MIGRATION),
       apiRouteFunctions: applied.includes(API_ROUTE_FUNCTIONS_MIGRATION),
+      eventsOutbox: applied.includes(EVENTS_OUTBOX_MIGRATION),
     }),
   );
   return rows.length === 0

@@ -92,11 +92,22 @@ export const MISSING_OBJECTS_SQL = `
    WHERE NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
                       WHERE c.relname = i AND c.relnamespace = current_schema()::regnamespace AND x.indisvalid)`;
 
-/** Expect what migration 5 (`companyScopedRouting`) and 6 (`apiRouteFunctions`) install, once applied. */
-export function missingObjectsParameters(options: { companyScopedRouting?: boolean; apiRouteFunctions?: boolean } = {}): string[][] {
-  const triggers = options.companyScopedRouting ? COMPANY_SCOPED_ROUTING_TRIGGERS : EXPECTED_TRIGGERS;
+/** Migration 8: the events outbox and the triggers that write it. */
+export const EVENTS_OUTBOX_TABLES = ['messaging_outbox'] as const;
+export const EVENTS_OUTBOX_TRIGGERS: Record<string, readonly string[]> = {
+  sellers: ['sellers_membership_events', 'sellers_membership_events_on_delete'],
+  listed_cars: ['listed_cars_ownership_events'],
+  conversations: ['conversations_ownership_events'],
+};
+
+/** Expect what migration 5 (`companyScopedRouting`), 6 (`apiRouteFunctions`) and 8 (`eventsOutbox`) install, once applied. */
+export function missingObjectsParameters(options: { companyScopedRouting?: boolean; apiRouteFunctions?: boolean; eventsOutbox?: boolean } = {}): string[][] {
+  const base = options.companyScopedRouting ? COMPANY_SCOPED_ROUTING_TRIGGERS : EXPECTED_TRIGGERS;
+  const triggers = options.eventsOutbox
+    ? Object.fromEntries([...new Set([...Object.keys(base), ...Object.keys(EVENTS_OUTBOX_TRIGGERS)])].map((t) => [t, [...(base[t] ?? []), ...(EVENTS_OUTBOX_TRIGGERS[t] ?? [])]]))
+    : base;
   return [
-    [...EXPECTED_TABLES],
+    [...EXPECTED_TABLES, ...(options.eventsOutbox ? EVENTS_OUTBOX_TABLES : [])],
     Object.entries(EXPECTED_COLUMNS).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`)),
     [...EXPECTED_FUNCTIONS, ...(options.apiRouteFunctions ? API_ROUTE_FUNCTIONS : [])],
     [...EXPECTED_VIEWS],

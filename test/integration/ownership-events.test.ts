@@ -1,0 +1,189 @@
+/**
+ * The events outbox (migration 8): every path that changes membership or moves ownership writes
+ * exactly the expected events in the same transaction, the API (through its route functions, as
+ * the API's login user) and the marketplace's plain SQL alike; a rolled-back change writes none; a
+ * big hand-over is a bounded number of pages.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgDatabase } from '../../functions/database/pg-adapter';
+import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import * as m from '../helpers/marketplace';
+
+let t: TestDatabase;
+let api: PgDatabase;
+
+interface OutboxRow {
+  id: string;
+  transaction_id: string;
+  company_id: string | null;
+  event_type: string;
+  actor: string;
+  reason: string | null;
+  detail: Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  t = await createMigratedDatabase();
+  api = new PgDatabase(t.apiUrl, { max: 2, applicationName: 'ems-test-api' });
+});
+afterAll(async () => {
+  await api?.close();
+  await t?.drop();
+});
+
+/** The events `work` wrote, in outbox order. */
+async function eventsOf(work: () => Promise<unknown>): Promise<OutboxRow[]> {
+  const [{ last }] = (await t.db.query<{ last: string }>('SELECT coalesce(max(id), 0)::text AS last FROM messaging_outbox')) as [{ last: string }];
+  await work();
+  return t.db.query<OutboxRow>('SELECT id::text, transaction_id::text, company_id, event_type, actor, reason, detail FROM messaging_outbox WHERE id > $1 ORDER BY id', [last]);
+}
+
+const summary = (events: OutboxRow[]) => events.map((e) => [e.event_type, e.company_id]);
+
+/** A company with an owner, a handler (the fallback) and a member who holds `listings` listings with one open conversation each. */
+async function dealership(listings = 2) {
+  const companyId = await m.company(t.db);
+  const owner = await m.seller(t.db, companyId, 'owner', { createdAt: '2020-01-01' });
+  const handler = await m.seller(t.db, companyId, 'member', { createdAt: '2020-02-01' });
+  await t.db.query('INSERT INTO company_message_handlers (company_id, seller_id, priority) VALUES ($1, $2, 10)', [companyId, handler]);
+  const member = await m.seller(t.db, companyId, 'member');
+  const buyer = await m.buyer(t.db);
+  const listingIds: string[] = [];
+  const conversationIds: string[] = [];
+  for (let i = 0; i < listings; i += 1) {
+    const listing = await m.listing(t.db, member, companyId);
+    listingIds.push(listing);
+    conversationIds.push(await m.conversation(t.db, listing, buyer, member));
+  }
+  return { companyId, owner, ownerEmail: `${owner}@sellers.test`, handler, member, listingIds: listingIds.sort(), conversationIds: conversationIds.sort() };
+}
+
+describe('a member removed', () => {
+  for (const path of ['the API (api_remove_member, as the API user)', 'plain SQL'] as const) {
+    it(`through ${path}: member.removed, then the listings and the conversations handed to the fallback, in one transaction`, async () => {
+      const d = await dealership(2);
+      const events = await eventsOf(() =>
+        path === 'plain SQL'
+          ? t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.member])
+          : api.query(`SELECT api_remove_member($1, 'true', $2, 'left for a competitor')`, [d.ownerEmail, d.member]),
+      );
+      expect(summary(events)).toEqual([
+        ['member.removed', d.companyId],
+        ['listings.handed_over', d.companyId],
+        ['conversations.moved', d.companyId],
+      ]);
+      expect(new Set(events.map((e) => e.transaction_id)).size).toBe(1);
+      expect(events[0]!.detail).toEqual({ sellerId: d.member, fromStatus: 'active', toStatus: 'removed', deleted: false });
+      expect(events[1]!.detail).toMatchObject({ fromSellerId: d.member, toSellerId: d.handler, toType: 'company_handler', count: 2, page: 1, pages: 1, listingIds: d.listingIds });
+      expect(events[2]!.detail).toMatchObject({ fromSellerId: d.member, toSellerId: d.handler, count: 2, conversationIds: d.conversationIds, logReason: 'member_removed' });
+      // Who acted: the API's caller (their seller id) and their reason; for plain SQL, the database user.
+      const [{ me }] = (await t.db.query<{ me: string }>('SELECT session_user AS me')) as [{ me: string }];
+      expect(events.map((e) => [e.actor, e.reason])).toEqual(
+        Array(3).fill(path === 'plain SQL' ? [me, null] : [d.owner, 'left for a competitor']),
+      );
+    });
+  }
+
+  it('a removal rolled back writes no event', async () => {
+    const d = await dealership(1);
+    const events = await eventsOf(() =>
+      t.db.transaction(async (tx) => {
+        await tx.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.member]);
+        throw new Error('changed my mind');
+      }).catch(() => undefined),
+    );
+    expect(events).toEqual([]);
+  });
+
+  it('a member holding 2,500 conversations: one event per page of 1,000 ids, counts that add up, every id once', async () => {
+    const d = await dealership(1);
+    const buyer = await m.buyer(t.db);
+    await t.db.query(
+      `INSERT INTO conversations (listing_id, buyer_id, seller_id) SELECT $1, $2, $3 FROM generate_series(1, 2499)`,
+      [d.listingIds[0], buyer, d.member],
+    );
+    const events = await eventsOf(() => t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.member]));
+    const moved = events.filter((e) => e.event_type === 'conversations.moved');
+    expect(moved.map((e) => [e.detail.page, e.detail.pages, (e.detail.conversationIds as string[]).length, e.detail.count])).toEqual([
+      [1, 3, 1000, 2500],
+      [2, 3, 1000, 2500],
+      [3, 3, 500, 2500],
+    ]);
+    const ids = moved.flatMap((e) => e.detail.conversationIds as string[]);
+    expect(new Set(ids).size).toBe(2500);
+    const [{ n }] = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM conversations WHERE seller_id = $1', [d.handler])) as [{ n: number }];
+    expect(n).toBe(2500);
+  });
+});
+
+describe('other membership changes', () => {
+  it('a member reactivated with their listings restored: member.reactivated, then the listings and conversations handed back', async () => {
+    const d = await dealership(1);
+    await t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.member]);
+    const events = await eventsOf(() => api.query(`SELECT api_reactivate_member($1, 'true', $2, true, 'came back')`, [d.ownerEmail, d.member]));
+    expect(summary(events)).toEqual([
+      ['member.reactivated', d.companyId],
+      ['listings.handed_over', d.companyId],
+      ['conversations.moved', d.companyId],
+    ]);
+    expect(events[1]!.detail).toMatchObject({ fromSellerId: d.handler, toSellerId: d.member, listingIds: d.listingIds });
+  });
+
+  it('an active member moved to another company by plain SQL: left the one, joined the other, and what they held of the first handed over', async () => {
+    const d = await dealership(1);
+    const other = await m.company(t.db);
+    await m.seller(t.db, other, 'owner');
+    const events = await eventsOf(() => t.db.query('UPDATE sellers SET company_id = $2 WHERE id = $1', [d.member, other]));
+    expect(summary(events)).toEqual([
+      ['member.left_company', d.companyId],
+      ['member.joined_company', other],
+      ['listings.handed_over', d.companyId],
+      ['conversations.moved', d.companyId],
+    ]);
+    expect(events[0]!.detail).toEqual({ sellerId: d.member, fromCompanyId: d.companyId, toCompanyId: other, status: 'active' });
+  });
+
+  it('a role change, and the DELETE of an active member', async () => {
+    const d = await dealership(1);
+    const roleEvents = await eventsOf(() => t.db.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]));
+    expect(summary(roleEvents)).toEqual([['member.role_changed', d.companyId]]);
+    expect(roleEvents[0]!.detail).toEqual({ sellerId: d.member, fromRole: 'member', toRole: 'admin' });
+
+    const leaver = await m.seller(t.db, d.companyId, 'member');
+    const deleteEvents = await eventsOf(() => t.db.query('DELETE FROM sellers WHERE id = $1', [leaver]));
+    expect(summary(deleteEvents)).toEqual([['member.removed', d.companyId]]);
+    expect(deleteEvents[0]!.detail).toMatchObject({ sellerId: leaver, deleted: true });
+  });
+
+  it('nothing for an update that changes no holder or membership (a price, a conversation touched by a message)', async () => {
+    const d = await dealership(1);
+    const events = await eventsOf(async () => {
+      await t.db.query('UPDATE listed_cars SET price_cents = price_cents + 100 WHERE id = $1', [d.listingIds[0]]);
+      await t.db.query('UPDATE conversations SET last_message_at = now() WHERE id = $1', [d.conversationIds[0]]);
+      await t.db.query(`UPDATE sellers SET name = 'Renamed' WHERE id = $1`, [d.member]);
+    });
+    expect(events).toEqual([]);
+  });
+});
+
+describe('ownership moved directly', () => {
+  it('update_conversation_ownership (a manual transfer): conversations.moved with its reason', async () => {
+    const d = await dealership(1);
+    const events = await eventsOf(() => t.db.query(`SELECT update_conversation_ownership($1, $2, 'manual_transfer')`, [d.conversationIds[0], d.owner]));
+    expect(summary(events)).toEqual([['conversations.moved', d.companyId]]);
+    expect(events[0]!.detail).toMatchObject({ fromSellerId: d.member, toSellerId: d.owner, count: 1, logReason: 'manual_transfer' });
+  });
+
+  it("a listing's holder changed by plain SQL: listings.handed_over (its conversations stay with a holder who may keep them)", async () => {
+    const d = await dealership(1);
+    const events = await eventsOf(() => t.db.query('UPDATE listed_cars SET current_owner_id = $2 WHERE id = $1', [d.listingIds[0], d.owner]));
+    expect(summary(events)).toEqual([['listings.handed_over', d.companyId]]);
+    expect(events[0]!.detail).toMatchObject({ fromSellerId: d.member, toSellerId: d.owner, count: 1, listingIds: d.listingIds });
+  });
+});
+
+it('event ids only grow, so the relay can publish in order', async () => {
+  const rows = await t.db.query<{ id: string }>('SELECT id::text FROM messaging_outbox ORDER BY occurred_at, id');
+  const ids = rows.map((r) => BigInt(r.id));
+  for (let i = 1; i < ids.length; i += 1) expect(ids[i]! > ids[i - 1]!).toBe(true);
+});
