@@ -7,6 +7,10 @@
  *   npm run bench -- --smoke         tiny, well under a minute (CI)
  *   npm run bench -- --explain       also print EXPLAIN (ANALYZE, BUFFERS) of the heaviest stats query
  *   npm run bench -- --json-out f    where the JSON goes (default .local/bench/latest.json)
+ *   npm run bench -- --compare previous|f  each figure beside the last earlier run of the size, or the run in f
+ *
+ * Every run is also kept in .local/bench/runs/ and drawn with its history in .local/bench/report.html
+ * (keep-run.ts).
  *
  * A throwaway embedded PostgreSQL by default; with DATABASE_URL, a fresh database
  * on that server (dropped afterwards; its user needs CREATEDB).
@@ -54,6 +58,7 @@ import { MAX_API_BUNDLE_BYTES, MAX_COLD_LOAD_RATIO, measureBundles } from './bun
 import { measureDataApiRoutes } from './data-api-routes';
 import { ExplainingDatabase, explainText, nestedPlans, type CapturedPlan } from './explain';
 import { generateMarketplace, type GeneratedMarketplace } from './generate';
+import { keepRun } from './keep-run';
 import { startLoad, startLockSampler } from './load';
 import { bytes, int, ms, Report } from './report';
 import { max, median, percentile, round, shuffle, sleep } from './stats';
@@ -699,12 +704,18 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(args.jsonOut), { recursive: true });
   writeFileSync(args.jsonOut, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nJSON: ${args.jsonOut}`);
+  // The history, the comparison asked for and the HTML report: none of them changes the exit code.
+  const kept = keepRun(json, { benchDir: args.benchDir, compare: args.compare });
+  if (kept.runFile) console.log(`\nKept in the history: ${kept.runFile}`);
+  let code = 0;
   if (failures.length > 0) {
     console.error(`${failures.length} step(s) failed: ${failures.map((f) => f.step).join(', ')}`);
-    return 1;
+    code = 1;
+  } else {
+    console.log(missed.length === 0 ? 'Every bar met.' : `${missed.length} bar(s) not met: ${missed.map((f) => `${f.step} ${f.metric}`).join('; ')}`);
   }
-  console.log(missed.length === 0 ? 'Every bar met.' : `${missed.length} bar(s) not met: ${missed.map((f) => `${f.step} ${f.metric}`).join('; ')}`);
-  return 0;
+  if (kept.reportFile) console.log(`Report: ${kept.reportFile}`);
+  return code;
 }
 
 runCommandLine(BENCH_USAGE, main, 'bench failed');
