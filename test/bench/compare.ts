@@ -16,9 +16,14 @@ export interface Headline {
   readonly unit: Unit;
   /** Which way is better, where the figure says: times, sizes and ratios lower, throughput higher. */
   readonly better: 'lower' | 'higher' | undefined;
+  /** One step of the last digit printed ("0.4 ms": 0.1 ms), in `unit`: a difference this small may be rounding alone. */
+  readonly resolution: number;
 }
 
-/** A change beyond this (10%) is called worse or better; below it, run-to-run noise on a shared machine. */
+/**
+ * A change beyond this (10%) is called worse or better; below it, run-to-run noise on a shared
+ * machine. So is a change of one step of the last digit printed, whatever its percentage.
+ */
 export const NOISE = 0.1;
 
 const NUMBER = String.raw`(\d[\d,]*(?:\.\d+)?)`;
@@ -32,14 +37,17 @@ const UNIT_FACTOR: Record<string, { unit: Unit; factor: number }> = {
 
 const toNumber = (text: string) => Number(text.replace(/,/g, ''));
 
+const step = (number: string, factor: number) => 10 ** -(number.split('.')[1]?.length ?? 0) * factor;
+
 /** A number with its unit from `text`: the ratio in "(1.22×)" or a bare "0.95×" first, else the first number. */
-function firstQuantity(text: string): { value: number; unit: Unit } | undefined {
+function firstQuantity(text: string): { value: number; unit: Unit; resolution: number } | undefined {
   const ratio = new RegExp(`${NUMBER}×`).exec(text);
-  if (ratio) return { value: toNumber(ratio[1]!), unit: '×' };
+  if (ratio) return { value: toNumber(ratio[1]!), unit: '×', resolution: step(ratio[1]!, 1) };
   const quantity = new RegExp(`${NUMBER}(?:\\s*(requests/s|ms|s|KB|MB)\\b)?`).exec(text);
   if (!quantity) return undefined;
   const unit = quantity[2] ? UNIT_FACTOR[quantity[2]]! : { unit: '' as Unit, factor: 1 };
-  return { value: toNumber(quantity[1]!) * unit.factor, unit: unit.unit };
+  // A bare count is exact: nothing was rounded.
+  return { value: toNumber(quantity[1]!) * unit.factor, unit: unit.unit, resolution: unit.unit === '' ? 0 : step(quantity[1]!, unit.factor) };
 }
 
 /** The number a figure stands for, or undefined for a word ("true", "none", "failed"). */
@@ -53,13 +61,14 @@ export function headline(figure: Pick<Figure, 'value' | 'bar'>): Headline | unde
     // A bare count is better lower only where its bar says so ("0"); else it is a size of the data.
     : /^\s*(0|≤)/.test(figure.bar) ? 'lower'
     : undefined;
-  return { value: q.value, unit: q.unit, better };
+  return { value: q.value, unit: q.unit, better, resolution: q.resolution };
 }
 
 /** The ceiling a bar sets ("≤ 250 KB", "≤ 1.1×", "≤ 2 s (full size)"), in the units of headline(). */
 export function barLimit(bar: string): { value: number; unit: Unit } | undefined {
   const match = /^\s*≤\s*(.*)$/.exec(bar);
-  return match ? firstQuantity(match[1]!) : undefined;
+  const limit = match ? firstQuantity(match[1]!) : undefined;
+  return limit && { value: limit.value, unit: limit.unit };
 }
 
 export const figureKey = (f: Pick<Figure, 'step' | 'metric'>) => `${f.step}\u0000${f.metric}`;
@@ -109,7 +118,9 @@ function verdictOf(before: Figure, now: Figure, a: Headline | undefined, b: Head
   const relative = a.value === 0 ? (b.value === 0 ? 0 : Infinity) : Math.abs(delta) / Math.abs(a.value);
   const direction = b.better;
   let verdict: Verdict = 'same';
-  if (relative > NOISE) verdict = direction === undefined ? 'changed' : (delta > 0) === (direction === 'lower') ? 'worse' : 'better';
+  // "0.3 ms" → "0.4 ms" may be 0.349 → 0.350: not a change anyone can call worse.
+  const withinRounding = Math.abs(delta) <= Math.max(a.resolution, b.resolution) + 1e-9;
+  if (relative > NOISE && !withinRounding) verdict = direction === undefined ? 'changed' : (delta > 0) === (direction === 'lower') ? 'worse' : 'better';
   return { ratio, delta, unit: b.unit, verdict: statusChange ?? verdict };
 }
 

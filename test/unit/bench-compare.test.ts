@@ -13,14 +13,14 @@ import { fixtureRun } from '../helpers/bench-runs';
 
 describe('a figure as a number', () => {
   it.each([
-    ['12.0 ms', '≤ 50 ms', { value: 12, unit: 'ms', better: 'lower' }],
-    ['1.20 MB', '≤ 250 KB', { value: 1228.8, unit: 'KB', better: 'lower' }],
-    ['48.6 ms vs 40.0 ms (1.22×)', '≤ 1.25×', { value: 1.22, unit: '×', better: 'lower' }],
-    ['0.95×', '≤ 1.1×', { value: 0.95, unit: '×', better: 'lower' }],
-    ['3,098 requests/s', 'reported', { value: 3098, unit: 'requests/s', better: 'higher' }],
-    ['3 ms / 9 ms', 'reported', { value: 3, unit: 'ms', better: 'lower' }],
-    ['0', '0', { value: 0, unit: '', better: 'lower' }],
-    ['5,000 / 10,000 / 691', '', { value: 5000, unit: '', better: undefined }],
+    ['12.0 ms', '≤ 50 ms', { value: 12, unit: 'ms', better: 'lower', resolution: 0.1 }],
+    ['1.20 MB', '≤ 250 KB', { value: 1228.8, unit: 'KB', better: 'lower', resolution: 10.24 }],
+    ['48.6 ms vs 40.0 ms (1.22×)', '≤ 1.25×', { value: 1.22, unit: '×', better: 'lower', resolution: 0.01 }],
+    ['0.95×', '≤ 1.1×', { value: 0.95, unit: '×', better: 'lower', resolution: 0.01 }],
+    ['3,098 requests/s', 'reported', { value: 3098, unit: 'requests/s', better: 'higher', resolution: 1 }],
+    ['3 ms / 9 ms', 'reported', { value: 3, unit: 'ms', better: 'lower', resolution: 1 }],
+    ['0', '0', { value: 0, unit: '', better: 'lower', resolution: 0 }],
+    ['5,000 / 10,000 / 691', '', { value: 5000, unit: '', better: undefined, resolution: 0 }],
   ] as const)('%s (bar %s)', (value, bar, expected) => {
     expect(headline({ value, bar })).toEqual(expected);
   });
@@ -69,6 +69,15 @@ describe('one run against an earlier one', () => {
     expect(regressions).not.toContain('health: bundle');
     expect(text).toContain("Only in this run: e step failed");
     expect(text).toContain("Only in the earlier run: e longest concurrent lookup of another company's listing");
+  });
+
+  it('a change of one step of the last digit printed is rounding, not a regression', () => {
+    const verdict = (earlier: number, later: number) =>
+      compareRuns(fixtureRun({ startedAt: '2026-11-29T10:00:00.000Z', statsMs: earlier }), fixtureRun({ startedAt: '2026-11-30T10:00:00.000Z', statsMs: later }))
+        .changes.find((c) => c.metric === 'getCompanyStats median of 20 runs')!.verdict;
+    expect(verdict(0.3, 0.4)).toBe('same');
+    expect(verdict(0.3, 0.5)).toBe('worse');
+    expect(verdict(0.5, 0.3)).toBe('better');
   });
 
   it('says when the runs are of different sizes or machines', () => {
