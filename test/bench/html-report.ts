@@ -181,7 +181,7 @@ export function renderReport(run: BenchRun, history: readonly KeptRun[]): Render
     const met = figures.filter((f) => f.status === 'met').length;
     return (
       `<section id="step-${escape(step)}"><h2>(${escape(step)}) ${escape(STEP_TITLES[step] ?? '')}` +
-      ` <span class="counts">${met} met${missed ? `, <span class="missed-text">${missed} not met</span>` : ''}</span></h2>\n` +
+      ` <span class="counts">${met + missed === 0 ? 'reported only' : `${met} met`}${missed ? `, <span class="missed-text">${missed} not met</span>` : ''}</span></h2>\n` +
       `<table class="figures"><thead><tr><th>status</th><th>metric</th><th>value</th><th>bar</th><th>history (${escape(run.size.name)} runs)</th><th>note</th></tr></thead>` +
       `<tbody>\n${rows}\n</tbody></table>\n${sideBySide(figures, earlier, run)}</section>`
     );
