@@ -27,10 +27,15 @@ export async function up(knex: Knex): Promise<void> {
        actor text NOT NULL,
        reason text,
        detail jsonb NOT NULL,
-       published_at timestamptz
+       published_at timestamptz,
+       -- The relay's failed tries; past its limit an event is dead-lettered: kept, not retried, alarmed on.
+       -- squawk-ignore prefer-bigint-over-int -- counts tries up to the relay's limit (5): never near 2^31
+       publish_attempts integer NOT NULL DEFAULT 0,
+       last_error text,
+       dead_lettered_at timestamptz
      )`,
     // What the relay reads: the unpublished rows in id order (a new, empty table: no concurrent build needed).
-    `CREATE INDEX IF NOT EXISTS messaging_outbox_unpublished_idx ON messaging_outbox (id) WHERE published_at IS NULL`,
+    `CREATE INDEX IF NOT EXISTS messaging_outbox_unpublished_idx ON messaging_outbox (id) WHERE published_at IS NULL AND dead_lettered_at IS NULL`,
   ]);
   await ddl(knex, readSqlFile('events/ems_emit_event.sql'));
   // One short transaction per table the triggers go on: a migration under load never holds one

@@ -11,9 +11,10 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { readSqlFile } from '../../migrations/lib/sql-files';
-import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
+import { EVENT_RELAY_ROLE, READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 
-export type FunctionRole = typeof ROUTE_CALLER_ROLE | typeof READER_ROLE;
+export type FunctionRole = typeof ROUTE_CALLER_ROLE | typeof READER_ROLE | typeof EVENT_RELAY_ROLE;
+const FUNCTION_ROLES: readonly string[] = [ROUTE_CALLER_ROLE, READER_ROLE, EVENT_RELAY_ROLE];
 
 export interface LoginUser {
   readonly username: string;
@@ -24,6 +25,7 @@ export interface LoginUser {
 /** The login users the stack creates secrets for (infra/constructs/messaging-database.ts); `npm start` and the tests use the same names. */
 export const API_LOGIN_USER = 'ems_api';
 export const VERIFIER_LOGIN_USER = 'ems_verifier';
+export const RELAY_LOGIN_USER = 'ems_relay';
 
 /** Users named like this only: the stack names them; anything else is a misconfiguration, refused before any change. */
 const USERNAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -42,11 +44,11 @@ function checkUsers(users: readonly LoginUser[]): void {
   const problems: string[] = [];
   for (const user of users) {
     if (!USERNAME.test(user.username)) problems.push(`${JSON.stringify(user.username)} is not a plain lower-case role name`);
-    if (user.username === ROUTE_CALLER_ROLE || user.username === READER_ROLE) problems.push(`${user.username} is a group role, not a login user`);
+    if (FUNCTION_ROLES.includes(user.username)) problems.push(`${user.username} is a group role, not a login user`);
     if (user.password.length < 16) problems.push(`the password of ${user.username} is shorter than 16 characters`);
     // PostgreSQL prepares a SCRAM password with SASLprep; printable ASCII (what the stack's secrets hold) needs none.
     if (!/^[\x21-\x7e]*$/.test(user.password)) problems.push(`the password of ${user.username} holds characters other than printable ASCII`);
-    if (user.memberOf !== ROUTE_CALLER_ROLE && user.memberOf !== READER_ROLE) problems.push(`${user.username}: unknown role ${String(user.memberOf)}`);
+    if (!FUNCTION_ROLES.includes(user.memberOf)) problems.push(`${user.username}: unknown role ${String(user.memberOf)}`);
   }
   if (new Set(users.map((u) => u.username)).size !== users.length) problems.push('two users share a name');
   if (problems.length > 0) throw new Error(`Refusing to provision the login users: ${problems.join('; ')}`);

@@ -10,6 +10,7 @@ import { ddl } from './safe-ddl';
 
 export const ROUTE_CALLER_ROLE = 'ems_route_caller';
 export const READER_ROLE = 'ems_reader';
+export const EVENT_RELAY_ROLE = 'ems_event_relay';
 
 const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -108,6 +109,12 @@ export const DATABASE_ROLE_PROBLEMS_SQL = `
   SELECT 'ems_reader holds ' || g.privilege_type || ' on ' || g.relname FROM relation_grants g
    WHERE g.grantee = to_regrole('ems_reader') AND g.privilege_type <> 'SELECT'
   UNION ALL
-  SELECT 'role ' || missing || ' does not exist' FROM unnest(ARRAY['ems_route_caller', 'ems_reader']) missing
+  SELECT 'ems_event_relay holds ' || g.privilege_type || ' on ' || g.relname FROM relation_grants g
+   WHERE g.grantee = to_regrole('ems_event_relay')
+     AND NOT (g.relname = 'messaging_outbox' AND g.privilege_type IN ('SELECT', 'DELETE'))
+     AND NOT (g.relname IN ('messaging_outbox.published_at', 'messaging_outbox.publish_attempts', 'messaging_outbox.last_error',
+                            'messaging_outbox.dead_lettered_at') AND g.privilege_type = 'UPDATE')
+  UNION ALL
+  SELECT 'role ' || missing || ' does not exist' FROM unnest(ARRAY['ems_route_caller', 'ems_reader', 'ems_event_relay']) missing
    WHERE to_regrole(missing) IS NULL
   ORDER BY 1`;

@@ -292,10 +292,13 @@ export const MIGRATION_FOOTPRINTS: Readonly<Record<string, MigrationFootprint>> 
     created: [
       'column:messaging_outbox.actor',
       'column:messaging_outbox.company_id',
+      'column:messaging_outbox.dead_lettered_at',
       'column:messaging_outbox.detail',
       'column:messaging_outbox.event_type',
       'column:messaging_outbox.id',
+      'column:messaging_outbox.last_error',
       'column:messaging_outbox.occurred_at',
+      'column:messaging_outbox.publish_attempts',
       'column:messaging_outbox.published_at',
       'column:messaging_outbox.reason',
       'column:messaging_outbox.transaction_id',

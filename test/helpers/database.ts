@@ -4,7 +4,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { databaseUrl } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
-import { LOCAL_API_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
+import { LOCAL_API_USER, LOCAL_RELAY_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
 import { connectionStringAs } from '../../functions/migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
 
@@ -17,6 +17,8 @@ export interface TestDatabase {
   readonly apiUrl: string;
   /** As the login user the scheduled verification runs as (member of ems_reader). */
   readonly verifierUrl: string;
+  /** As the login user the event relay runs as (member of ems_event_relay). */
+  readonly relayUrl: string;
   drop(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     db,
     apiUrl: connectionStringAs(url, LOCAL_API_USER),
     verifierUrl: connectionStringAs(url, LOCAL_VERIFIER_USER),
+    relayUrl: connectionStringAs(url, LOCAL_RELAY_USER),
     drop: async () => {
       await db.close();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { databaseUrl } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
-import { LOCAL_API_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
+import { LOCAL_API_USER, LOCAL_RELAY_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
 import { connectionStringAs } from '../../functions/migration-runner/login-roles';
 import type { TestDatabase } from './database';
 
@@ -52,6 +52,7 @@ export async function createTemplateDatabase(fill: (url: string, db: PgDatabase)
         db: copyDb,
         apiUrl: connectionStringAs(copyUrl, LOCAL_API_USER),
         verifierUrl: connectionStringAs(copyUrl, LOCAL_VERIFIER_USER),
+        relayUrl: connectionStringAs(copyUrl, LOCAL_RELAY_USER),
         drop: async () => {
           await copyDb.close();
           await admin(`DROP DATABASE IF EXISTS ${copyName} WITH (FORCE)`);

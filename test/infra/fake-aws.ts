@@ -3,8 +3,8 @@
  * their wire protocols so the real SDK clients (and the CLI, through AWS_ENDPOINT_URL) talk to it:
  * CloudFormation DescribeStacks and RDS CreateDBClusterSnapshot / DescribeDBClusterSnapshots
  * (awsQuery: form-encoded request, XML answer), the Cognito user pool admin calls (JSON 1.1,
- * X-Amz-Target) and Lambda Invoke (REST: the payload in, the function's answer out, a thrown
- * error as X-Amz-Function-Error). It keeps its stacks, clusters, snapshots, pools and users in memory and records
+ * X-Amz-Target), EventBridge PutEvents (JSON 1.1, per-entry results, faults on demand) and Lambda
+ * Invoke (REST: the payload in, the function's answer out, a thrown error as X-Amz-Function-Error). It keeps its stacks, clusters, snapshots, pools and users in memory and records
  * every call.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -40,6 +40,10 @@ export interface FakeAws {
   readonly snapshots: Record<string, FakeSnapshot>;
   /** The statuses a new snapshot goes through (default: creating twice, then available). */
   snapshotStatuses: string[];
+  /** EventBridge: every entry PutEvents accepted, in order, with the bus it went to. */
+  readonly putEvents: { bus: string; source: string; detailType: string; detail: Record<string, unknown>; time?: number }[];
+  /** Refuses an entry (returns its ErrorCode) when it returns one: per-entry failures, as the service reports them. */
+  refuseEntry?: (entry: { detailType: string; detail: Record<string, unknown> }) => string | undefined;
   /** Lambda functions by name: what Invoke runs (a thrown error is the function's error). */
   readonly functions: Record<string, (payload: unknown) => Promise<unknown>>;
   readonly pools: Record<string, FakePool>;
@@ -175,6 +179,28 @@ export async function startFakeAws(): Promise<FakeAws> {
   };
 
   const functions: FakeAws['functions'] = {};
+  const putEvents: FakeAws['putEvents'] = [];
+  const eventsState: { refuseEntry?: FakeAws['refuseEntry'] } = {};
+  const eventBridge = (action: string, input: { Entries?: { EventBusName?: string; Source?: string; DetailType?: string; Detail?: string; Time?: number }[] }) => {
+    calls.push(`EventBridge.${action}`);
+    if (action !== 'PutEvents') throw new CognitoError('UnknownOperationException', action);
+    const entries = input.Entries ?? [];
+    if (entries.length > 10) throw new CognitoError('ValidationException', '1 validation error detected: Value at entries failed to satisfy constraint: Member must have length less than or equal to 10');
+    const bytes = entries.reduce((sum, e) => sum + 14 + Buffer.byteLength(e.Source ?? '') + Buffer.byteLength(e.DetailType ?? '') + Buffer.byteLength(e.Detail ?? ''), 0);
+    if (bytes > 256 * 1024) throw new CognitoError('ValidationException', 'Total size of the entries in the request is over the limit.');
+    let failedCount = 0;
+    const results = entries.map((e) => {
+      const detail = JSON.parse(e.Detail ?? '{}') as Record<string, unknown>;
+      const refused = eventsState.refuseEntry?.({ detailType: e.DetailType ?? '', detail });
+      if (refused) {
+        failedCount += 1;
+        return { ErrorCode: refused, ErrorMessage: `refused by the stand-in: ${refused}` };
+      }
+      putEvents.push({ bus: e.EventBusName ?? 'default', source: e.Source ?? '', detailType: e.DetailType ?? '', detail, time: e.Time });
+      return { EventId: `evt-${putEvents.length}` };
+    });
+    return { FailedEntryCount: failedCount, Entries: results };
+  };
   const invoke = async (name: string, payload: string): Promise<[number, Record<string, string>, string]> => {
     calls.push(`Lambda.Invoke ${name}`);
     const fn = functions[name];
@@ -199,6 +225,18 @@ export async function startFakeAws(): Promise<FakeAws> {
       return;
     }
     const target = request.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('AWSEvents.')) {
+      try {
+        const answer = eventBridge(target.split('.')[1]!, JSON.parse(text || '{}'));
+        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(answer));
+      } catch (error) {
+        const e = error as CognitoError;
+        response
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': e.type })
+          .end(JSON.stringify({ __type: e.type, message: e.message }));
+      }
+      return;
+    }
     if (typeof target === 'string' && target.startsWith('AWSCognitoIdentityProviderService.')) {
       try {
         const answer = cognito(target.split('.')[1]!, JSON.parse(text || '{}') as Record<string, unknown>);
@@ -229,6 +267,13 @@ export async function startFakeAws(): Promise<FakeAws> {
       state.snapshotStatuses = statuses;
     },
     functions,
+    putEvents,
+    get refuseEntry() {
+      return eventsState.refuseEntry;
+    },
+    set refuseEntry(refuse) {
+      eventsState.refuseEntry = refuse;
+    },
     pools,
     calls,
     close: () => new Promise((resolve) => server.close(() => resolve())),
