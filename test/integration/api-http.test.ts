@@ -171,6 +171,15 @@ describe("the guide's removal story, end to end over HTTP", () => {
 
     const mike = await tokens.sign(DEMO.sellers.mike.email);
     expect((await request('GET', `/messages/listing/${listingId}/recipient`, { token: mike })).status).toBe(403);
+
+    // The server's event relay prints the removal and the hand-overs it caused (in AWS: the bus).
+    const printed = (type: string) => new RegExp(`^event \\d+ ${type.replace('.', '\\.')} .*${DEMO.sellers.mike.id}`, 'm');
+    const deadline = Date.now() + 15_000;
+    while (!printed('member.removed').test(output) || !printed('conversations.moved').test(output)) {
+      if (Date.now() > deadline) throw new Error(`no event printed for the removal:\n${output.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(output).toMatch(printed('listings.handed_over'));
   });
 });
 

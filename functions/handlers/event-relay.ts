@@ -1,0 +1,51 @@
+/**
+ * The event relay Lambda (every minute, EventBridge schedule): publishes the events outbox to the
+ * stack's bus (functions/events/relay.ts) through the Data API as its own login user, and reports
+ * what it did as EMF metrics, which the stack's alarms watch: the age of the oldest event still to
+ * publish, and the events dead-lettered.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { Context } from 'aws-lambda';
+import { getDatabase } from '../database/from-config';
+import { eventBridgePublisher } from '../events/publishers';
+import { relayOutbox, type RelayResult } from '../events/relay';
+import { eventRelaySettings } from '../shared/config';
+import { logger, metrics, startInvocation } from '../shared/observability';
+
+export const EVENTS_PUBLISHED_METRIC = 'EventsPublished';
+export const EVENTS_FAILED_METRIC = 'EventsPublishFailed';
+/** Events in the outbox that will not be retried (a gauge: the total, every run). */
+export const DEAD_LETTERED_EVENTS_METRIC = 'DeadLetteredEvents';
+/** Age in seconds of the oldest event still to publish (0: none). */
+export const OLDEST_PENDING_EVENT_METRIC = 'OldestPendingEventAge';
+
+// Validated when the function loads: a missing bus name fails the cold start with its name.
+const settings = eventRelaySettings();
+// Built while the function initializes, as AWS advises for SDK clients.
+const publish = eventBridgePublisher(new EventBridgeClient({}), settings.busName);
+
+export function publishRelayMetrics(result: RelayResult, target = metrics): void {
+  target.addMetric(EVENTS_PUBLISHED_METRIC, MetricUnit.Count, result.published.length);
+  target.addMetric(EVENTS_FAILED_METRIC, MetricUnit.Count, result.failed.length + result.deadLettered.length);
+  target.addMetric(DEAD_LETTERED_EVENTS_METRIC, MetricUnit.Count, result.deadLetteredTotal);
+  target.addMetric(OLDEST_PENDING_EVENT_METRIC, MetricUnit.Seconds, result.oldestPendingSeconds);
+  target.publishStoredMetrics();
+}
+
+export async function handler(_event: unknown, context?: Context): Promise<RelayResult> {
+  startInvocation(context);
+  const db = await getDatabase();
+  const result = await relayOutbox(db, publish, { maxAttempts: settings.maxAttempts, retention: settings.retention, maxRows: 500 });
+  publishRelayMetrics(result);
+  const fields = {
+    published: result.published.length,
+    failed: result.failed,
+    deadLettered: result.deadLettered,
+    pruned: result.pruned,
+    oldestPendingSeconds: result.oldestPendingSeconds,
+  };
+  if (result.failed.length > 0 || result.deadLettered.length > 0) logger.warn('events relayed, some not', fields);
+  else logger.info('events relayed', fields);
+  return result;
+}
