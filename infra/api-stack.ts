@@ -13,6 +13,7 @@ import type { Construct } from 'constructs';
 import type { InfraConfig } from './config';
 import { MessagingHttpApi, type JwtSettings } from './constructs/http-api';
 import { clusterIdentifierOf, DATABASE_NAME } from './constructs/messaging-database';
+import { EventRelay } from './constructs/event-relay';
 import { OperationsDashboard } from './constructs/operations-dashboard';
 import { VerificationSchedule } from './constructs/verification-schedule';
 import { MIGRATION_CHECKSUMS_ENV, migrationChecksums } from './migration-assets';
@@ -25,6 +26,8 @@ export interface ApiStackProps extends StackProps {
   readonly apiSecret: secretsmanager.ISecret;
   /** The scheduled verification's login user (reads only). */
   readonly verificationSecret: secretsmanager.ISecret;
+  /** The event relay's login user (the events outbox only). */
+  readonly relaySecret: secretsmanager.ISecret;
 }
 
 /** The claim the handlers match against sellers.email / buyers.email (Cognito ID tokens carry it). */
@@ -33,6 +36,7 @@ export const JWT_IDENTITY_CLAIM = 'email';
 export class ApiStack extends Stack {
   readonly httpApi: MessagingHttpApi;
   readonly verification: VerificationSchedule;
+  readonly events: EventRelay;
   readonly dashboard: OperationsDashboard;
   readonly userPool?: cognito.UserPool;
   readonly userPoolClient?: cognito.UserPoolClient;
@@ -69,13 +73,31 @@ export class ApiStack extends Stack {
       alarmEmail: config.alarmEmail,
     });
 
+    this.events = new EventRelay(this, 'Events', {
+      busName: `enhanced-messaging-${config.stage}`,
+      cluster: props.cluster,
+      secret: props.relaySecret,
+      environment: environment(props.relaySecret),
+      alarmTopic: this.verification.topic,
+      deadLetters: this.verification.deadLetters,
+      // Consumers attach their rules to the bus: only the disposable dev stage deletes it.
+      removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       dashboardName: `EnhancedMessaging-${config.stage}`,
       httpStage: this.httpApi.stage,
       accessLogs: this.httpApi.accessLogs,
       routeHandlers: this.httpApi.handlers,
       verification: this.verification.handler,
-      alarms: [this.verification.verificationAlarm, this.verification.errorsAlarm, this.verification.deadLettersAlarm],
+      alarms: [
+        this.verification.verificationAlarm,
+        this.verification.errorsAlarm,
+        this.verification.deadLettersAlarm,
+        this.events.backlogAlarm,
+        this.events.deadLetteredAlarm,
+        this.events.errorsAlarm,
+      ],
       clusterIdentifier: clusterIdentifierOf(config.stage),
     });
 
@@ -83,6 +105,8 @@ export class ApiStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboard.dashboardName });
     new CfnOutput(this, 'JwtIssuer', { value: jwt.issuer });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.verification.topic.topicArn });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Ownership and membership events (README: Events)' });
+    new CfnOutput(this, 'EventBusArn', { value: this.events.bus.eventBusArn });
     if (this.userPool && this.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: this.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.userPoolClient.userPoolClientId });

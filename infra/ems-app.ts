@@ -45,6 +45,7 @@ export function buildEmsApp(app: App = new App(), options: BuildOptions = {}): E
     cluster: stateful.database.cluster,
     apiSecret: stateful.database.apiUserSecret,
     verificationSecret: stateful.database.verifierUserSecret,
+    relaySecret: stateful.database.relayUserSecret,
     description: description('HTTP API, handlers, scheduled verification'),
   });
 

@@ -44,5 +44,6 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.database.secret.secretArn, description: 'The master user: migrations only' });
     new CfnOutput(this, 'ApiUserSecretArn', { value: this.database.apiUserSecret.secretArn, description: 'The API functions: route functions only' });
     new CfnOutput(this, 'VerifierUserSecretArn', { value: this.database.verifierUserSecret.secretArn, description: 'The scheduled verification: read-only' });
+    new CfnOutput(this, 'RelayUserSecretArn', { value: this.database.relayUserSecret.secretArn, description: 'The event relay: the events outbox only' });
   }
 }

@@ -10,15 +10,10 @@ import type { Context } from 'aws-lambda';
 import { getDatabase } from '../database/from-config';
 import { eventBridgePublisher } from '../events/publishers';
 import { relayOutbox, type RelayResult } from '../events/relay';
+import { DEAD_LETTERED_EVENTS_METRIC, EVENTS_FAILED_METRIC, EVENTS_PUBLISHED_METRIC, OLDEST_PENDING_EVENT_METRIC } from '../events/relay-metrics';
 import { eventRelaySettings } from '../shared/config';
 import { logger, metrics, startInvocation } from '../shared/observability';
 
-export const EVENTS_PUBLISHED_METRIC = 'EventsPublished';
-export const EVENTS_FAILED_METRIC = 'EventsPublishFailed';
-/** Events in the outbox that will not be retried (a gauge: the total, every run). */
-export const DEAD_LETTERED_EVENTS_METRIC = 'DeadLetteredEvents';
-/** Age in seconds of the oldest event still to publish (0: none). */
-export const OLDEST_PENDING_EVENT_METRIC = 'OldestPendingEventAge';
 
 // Validated when the function loads: a missing bus name fails the cold start with its name.
 const settings = eventRelaySettings();

@@ -37,7 +37,7 @@ import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import pg from 'pg';
 import { provisionLoginUsers, type LoginUser } from '../migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
-import { READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
+import { EVENT_RELAY_ROLE, READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 import { migrationLambdaSettings } from '../shared/config';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { logger, metrics as sharedMetrics, startInvocation } from '../shared/observability';
@@ -523,7 +523,11 @@ async function loginUsersFromSecretsManager(): Promise<LoginUser[]> {
     const { username, password } = await secretValue(arn);
     return { username, password, memberOf };
   };
-  return [await user(arns.api, ROUTE_CALLER_ROLE), await user(arns.verifier, READER_ROLE)];
+  return [
+    await user(arns.api, ROUTE_CALLER_ROLE),
+    await user(arns.verifier, READER_ROLE),
+    ...(arns.relay ? [await user(arns.relay, EVENT_RELAY_ROLE)] : []),
+  ];
 }
 
 /** The time limits and the code's MigrationsHash, set by the stack (infra/constructs/schema-migrations.ts). */

@@ -253,13 +253,14 @@ const migrationLambdaVariables = /* @__PURE__ */ lazy(() => ({
   DATABASE_NAME: variable(trimmed(z.minLength(1)), 'a database name'),
   API_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the API functions' login user secret"),
   VERIFIER_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the scheduled verification's login user secret"),
+  RELAY_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the event relay's login user secret"),
 }));
 
 export interface MigrationLambdaSettings {
   readonly secretArn: string;
   readonly databaseName: string | undefined;
   /** The login users the deploy makes in the database (both set, or neither). */
-  readonly loginUserSecretArns?: { readonly api: string; readonly verifier: string };
+  readonly loginUserSecretArns?: { readonly api: string; readonly verifier: string; readonly relay?: string };
 }
 
 export function migrationLambdaSettings(environment: Environment = process.env): MigrationLambdaSettings {
@@ -271,7 +272,15 @@ export function migrationLambdaSettings(environment: Environment = process.env):
   return {
     secretArn: v.DATABASE_SECRET_ARN,
     databaseName: v.DATABASE_NAME,
-    ...(v.API_USER_SECRET_ARN && v.VERIFIER_USER_SECRET_ARN ? { loginUserSecretArns: { api: v.API_USER_SECRET_ARN, verifier: v.VERIFIER_USER_SECRET_ARN } } : {}),
+    ...(v.API_USER_SECRET_ARN && v.VERIFIER_USER_SECRET_ARN
+      ? {
+          loginUserSecretArns: {
+            api: v.API_USER_SECRET_ARN,
+            verifier: v.VERIFIER_USER_SECRET_ARN,
+            ...(v.RELAY_USER_SECRET_ARN ? { relay: v.RELAY_USER_SECRET_ARN } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -12,7 +12,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as serverless from 'aws-cdk-lib/aws-sam';
 import { Construct } from 'constructs';
-import { API_LOGIN_USER, VERIFIER_LOGIN_USER } from '../../functions/migration-runner/login-roles';
+import { API_LOGIN_USER, RELAY_LOGIN_USER, VERIFIER_LOGIN_USER } from '../../functions/migration-runner/login-roles';
 import type { InfraConfig } from '../config';
 import { acknowledge } from '../nag';
 
@@ -58,6 +58,8 @@ export class MessagingDatabase extends Construct {
   readonly apiUserSecret: secretsmanager.ISecret;
   /** The scheduled verification's login user (member of ems_reader): reads only. */
   readonly verifierUserSecret: secretsmanager.ISecret;
+  /** The event relay's login user (member of ems_event_relay): reads, marks and prunes the outbox only. */
+  readonly relayUserSecret: secretsmanager.ISecret;
   /** The login users' rotations (they must wait for the deploy that makes the users: infra/stateful-stack.ts). */
   readonly loginUserRotations: secretsmanager.SecretRotation[] = [];
   readonly secretsManagerEndpoint: ec2.InterfaceVpcEndpoint;
@@ -182,6 +184,7 @@ export class MessagingDatabase extends Construct {
     };
     this.apiUserSecret = loginUser('ApiUserSecret', API_LOGIN_USER);
     this.verifierUserSecret = loginUser('VerifierUserSecret', VERIFIER_LOGIN_USER);
+    this.relayUserSecret = loginUser('RelayUserSecret', RELAY_LOGIN_USER);
 
     this.manageImplicitLogGroups(config);
 

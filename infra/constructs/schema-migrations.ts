@@ -96,6 +96,7 @@ export class SchemaMigrations extends Construct {
         // The login users it makes in the database once migrated (migration 7's roles).
         API_USER_SECRET_ARN: database.apiUserSecret.secretArn,
         VERIFIER_USER_SECRET_ARN: database.verifierUserSecret.secretArn,
+        RELAY_USER_SECRET_ARN: database.relayUserSecret.secretArn,
         // The Amazon CAs (RDS included), for TLS with certificate verification.
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()),
@@ -107,7 +108,7 @@ export class SchemaMigrations extends Construct {
         MIGRATION_STATEMENT_TIMEOUT: `${limits.STATEMENT_TIMEOUT.toMinutes()}min`,
       },
     });
-    for (const secret of [database.secret, database.apiUserSecret, database.verifierUserSecret]) secret.grantRead(this.handler);
+    for (const secret of [database.secret, database.apiUserSecret, database.verifierUserSecret, database.relayUserSecret]) secret.grantRead(this.handler);
     database.cluster.connections.allowDefaultPortFrom(this.handler.function, 'Migration Lambda');
     database.secretsManagerEndpoint.connections.allowDefaultPortFrom(this.handler.function, 'Migration Lambda');
 
@@ -145,6 +146,7 @@ export class SchemaMigrations extends Construct {
         // A deploy that changes a login user's secret makes that user again, migrations or not.
         ApiUserSecretArn: database.apiUserSecret.secretArn,
         VerifierUserSecretArn: database.verifierUserSecret.secretArn,
+        RelayUserSecretArn: database.relayUserSecret.secretArn,
       },
     });
     // Migrate once the cluster, its writer, its secret (and rotation) and the endpoint exist.

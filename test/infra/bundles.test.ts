@@ -95,9 +95,9 @@ const literalEnvironment = (fn: BundledFunction): Record<string, string> => Obje
 
 
 describe('Lambda bundles', () => {
-  it('bundles every project function (route handlers, verification, migrations), each under 1 MB with a source map', () => {
+  it('bundles every project function (route handlers, verification, event relay, migrations), each under 1 MB with a source map', () => {
     const functions = bundledFunctions();
-    expect(functions.length).toBe(Object.keys(app.api.httpApi.handlers).length + 2);
+    expect(functions.length).toBe(Object.keys(app.api.httpApi.handlers).length + 3);
     for (const fn of functions) {
       const size = statSync(path.join(fn.directory, 'index.js')).size;
       expect(size, `${fn.description}: ${size} bytes`).toBeLessThan(MAX_BUNDLE_BYTES);
@@ -123,7 +123,8 @@ describe('Lambda bundles', () => {
         expect(code, fn.description).toContain(NODE_POSTGRES_CODE);
       }
     }
-    expect(bundledFunctions().filter((fn) => fn.environment.DATA_API_RESOURCE_ARN !== undefined)).toHaveLength(ROUTES.length + 1);
+    // The routes, the verification and the event relay.
+    expect(bundledFunctions().filter((fn) => fn.environment.DATA_API_RESOURCE_ARN !== undefined)).toHaveLength(ROUTES.length + 2);
   });
 
   it('the migration bundle, alone, migrates a new database and records the checksums from EMS_MIGRATION_CHECKSUMS', async () => {

@@ -149,7 +149,14 @@ describe('the operations dashboard', () => {
     const app = apps.dev!;
     const { widgets, raw } = dashboardOf(app);
     const alarmWidget = widgets.find((w) => w.type === 'alarm')!;
-    const alarms = [app.api.verification.verificationAlarm, app.api.verification.errorsAlarm, app.api.verification.deadLettersAlarm];
+    const alarms = [
+      app.api.verification.verificationAlarm,
+      app.api.verification.errorsAlarm,
+      app.api.verification.deadLettersAlarm,
+      app.api.events.backlogAlarm,
+      app.api.events.deadLetteredAlarm,
+      app.api.events.errorsAlarm,
+    ];
     expect(alarmWidget.properties.alarms).toEqual(alarms.map((a) => `{{GetAtt:${app.api.getLogicalId(a.node.defaultChild as never)}.Arn}}`));
     expect(metricsNamed(widgets, METRICS_NAMESPACE, VERIFICATION_FAILED_METRIC)).toContainEqual({ service: SERVICE_NAME });
     expect(raw).toContain(`SEARCH('{${METRICS_NAMESPACE},service,check} MetricName=\\"${CHECK_FAILED_METRIC}\\" service=\\"${SERVICE_NAME}\\"'`);

@@ -29,9 +29,9 @@ beforeAll(() => {
 const resourcesOf = (stage: string) => apps[stage]!.statefulTemplate.toJSON().Resources as Resources;
 
 describe.each(Object.keys(stages))('security-group reachability (%s)', (stage) => {
-  it('has three rotation functions (the master secret, the API user, the verifier), one Secrets Manager endpoint and one cluster to check', () => {
+  it('has four rotation functions (the master secret, the API user, the verifier, the event relay), one Secrets Manager endpoint and one cluster to check', () => {
     const resources = resourcesOf(stage);
-    expect(rotationFunctions(resources)).toHaveLength(3);
+    expect(rotationFunctions(resources)).toHaveLength(4);
     expect(secretsManagerEndpointGroups(resources).length).toBeGreaterThanOrEqual(1);
     expect(clusters(resources)).toHaveLength(1);
   });

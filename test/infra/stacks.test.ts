@@ -8,6 +8,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/constructs/project-function';
+import { EVENT_BACKLOG_ALARM_SECONDS } from '../../infra/constructs/event-relay';
 import { MIGRATION_RESOURCE_TYPE } from '../../infra/constructs/schema-migrations';
 import { DEFAULT_TIME_LIMITS } from '../../functions/handlers/migrate';
 import { ENGINE_VERSION } from '../../infra/constructs/messaging-database';
@@ -80,7 +81,7 @@ describe('Aurora PostgreSQL Serverless v2', () => {
 
   it('rotates every secret every 30 days: the master single-user, each login user multi-user (in use while it rotates)', () => {
     const schedules = resourcesOfType(app.statefulTemplate, 'AWS::SecretsManager::RotationSchedule');
-    expect(schedules).toHaveLength(3);
+    expect(schedules).toHaveLength(4);
     for (const [, schedule] of schedules) expect(schedule.Properties!.RotationRules).toEqual({ ScheduleExpression: 'rate(30 days)' });
     // Each application's id is looked up per partition in a mapping of the template.
     const mappings = app.statefulTemplate.toJSON().Mappings as Record<string, unknown>;
@@ -89,7 +90,7 @@ describe('Aurora PostgreSQL Serverless v2', () => {
       return JSON.stringify(mappings[mapping]);
     });
     expect(applications.filter((a) => a.includes('SecretsManagerRDSPostgreSQLRotationSingleUser'))).toHaveLength(1);
-    expect(applications.filter((a) => a.includes('SecretsManagerRDSPostgreSQLRotationMultiUser'))).toHaveLength(2);
+    expect(applications.filter((a) => a.includes('SecretsManagerRDSPostgreSQLRotationMultiUser'))).toHaveLength(3);
   });
 
   it('gives each login user a secret of its own, with the master secret to rotate it', () => {
@@ -98,6 +99,7 @@ describe('Aurora PostgreSQL Serverless v2', () => {
     for (const [secret, username] of [
       [database.apiUserSecret, 'ems_api'],
       [database.verifierUserSecret, 'ems_verifier'],
+      [database.relayUserSecret, 'ems_relay'],
     ] as const) {
       const attachment = app.statefulTemplate.toJSON().Resources[secretOf(secret)];
       expect(attachment.Type).toBe('AWS::SecretsManager::SecretTargetAttachment');
@@ -383,20 +385,22 @@ describe('least privilege', () => {
     return Object.values(outputs).find((o) => o.Export?.Name === name)?.Value;
   };
 
-  it('lets each function run single statements on this cluster as its own login user: the routes as the API user, the verification as the verifier', () => {
+  it('lets each function run single statements on this cluster as its own login user: the routes as the API user, the verification as the verifier, the relay as the relay', () => {
     const [clusterId] = onlyResource(app.statefulTemplate, 'AWS::RDS::DBCluster');
     const idOf = (secret: unknown) => app.stateful.getLogicalId((secret as { node: { defaultChild: never } }).node.defaultChild);
     const apiSecret = idOf(app.stateful.database.apiUserSecret);
     const verifierSecret = idOf(app.stateful.database.verifierUserSecret);
+    const relaySecret = idOf(app.stateful.database.relayUserSecret);
     const resources = app.apiTemplate.toJSON().Resources as Record<string, { Properties: { Roles: unknown } }>;
-    const verificationRole = app.api.getLogicalId(app.api.verification.handler.role.node.defaultChild as never);
-    const isVerification = (s: (typeof statements)[number]) => JSON.stringify(resources[s.policy]!.Properties.Roles).includes(verificationRole);
+    const roleOf = (fn: { role: { node: { defaultChild?: unknown } } }) => app.api.getLogicalId(fn.role.node.defaultChild as never);
     const statements = statementsOf(app.apiTemplate);
+    const ownedBy = (s: (typeof statements)[number], fn: { role: { node: { defaultChild?: unknown } } }) =>
+      JSON.stringify(resources[s.policy]!.Properties.Roles).includes(roleOf(fn));
     const dataApi = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('rds-data:')));
     const secrets = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-    // Every route handler and the verification Lambda.
-    expect(new Set(dataApi.map((s) => s.policy)).size).toBe(ROUTES.length + 1);
-    expect(new Set(secrets.map((s) => s.policy)).size).toBe(ROUTES.length + 1);
+    // Every route handler, the verification Lambda and the event relay.
+    expect(new Set(dataApi.map((s) => s.policy)).size).toBe(ROUTES.length + 2);
+    expect(new Set(secrets.map((s) => s.policy)).size).toBe(ROUTES.length + 2);
     for (const s of dataApi) {
       // Each request is one statement: no transaction calls, no batches.
       expect(actionsOf(s)).toEqual(['rds-data:ExecuteStatement']);
@@ -406,9 +410,19 @@ describe('least privilege', () => {
     }
     for (const s of secrets) {
       expect(actionsOf(s).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-      expect(exportValue(s.Resource)).toEqual({ Ref: isVerification(s) ? verifierSecret : apiSecret });
+      const expected = ownedBy(s, app.api.verification.handler) ? verifierSecret : ownedBy(s, app.api.events.handler) ? relaySecret : apiSecret;
+      expect(exportValue(s.Resource)).toEqual({ Ref: expected });
     }
-    expect(secrets.filter(isVerification)).toHaveLength(1);
+    expect(secrets.filter((s) => ownedBy(s, app.api.verification.handler))).toHaveLength(1);
+    expect(secrets.filter((s) => ownedBy(s, app.api.events.handler))).toHaveLength(1);
+  });
+
+  it('lets the event relay put events on the stack bus only', () => {
+    const statements = statementsOf(app.apiTemplate).filter((s) => actionsOf(s).some((a) => a.startsWith('events:')));
+    const busId = app.api.getLogicalId(app.api.events.bus.node.defaultChild as never);
+    expect(statements).toHaveLength(1);
+    expect(actionsOf(statements[0]!)).toEqual(['events:PutEvents']);
+    expect(statements[0]!.Resource).toEqual({ 'Fn::GetAtt': [busId, 'Arn'] });
   });
 
   it("grants nothing on '*' but, in the VPC, the Lambda ENI actions (and, for the migration waiter's logs, log delivery)", () => {
@@ -442,9 +456,32 @@ describe('least privilege', () => {
   });
 });
 
+describe('events', () => {
+  it('publishes from a relay that runs every minute, on a bus named after the stage, and alarms on a backlog, a dead-lettered event and relay failures', () => {
+    const fnId = app.api.getLogicalId(app.api.events.handler.function.node.defaultChild as never);
+    const busId = app.api.getLogicalId(app.api.events.bus.node.defaultChild as never);
+    expect(app.apiTemplate.toJSON().Resources[busId].Properties).toMatchObject({ Name: 'enhanced-messaging-dev' });
+    app.apiTemplate.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })],
+    });
+    const [, fn] = resourcesOfType(app.apiTemplate, 'AWS::Lambda::Function').find(([id]) => id === fnId)!;
+    expect((fn.Properties!.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ EVENT_BUS_NAME: { Ref: busId } });
+    const topic = { Ref: app.api.getLogicalId(app.api.verification.topic.node.defaultChild as never) };
+    for (const [alarm, metric, threshold] of [
+      [app.api.events.backlogAlarm, 'OldestPendingEventAge', EVENT_BACKLOG_ALARM_SECONDS],
+      [app.api.events.deadLetteredAlarm, 'DeadLetteredEvents', 1],
+    ] as const) {
+      const resource = app.apiTemplate.toJSON().Resources[app.api.getLogicalId(alarm.node.defaultChild as never)];
+      expect(resource.Properties).toMatchObject({ MetricName: metric, Namespace: METRICS_NAMESPACE, Threshold: threshold, AlarmActions: [topic] });
+    }
+  });
+});
+
 describe('scheduled verification', () => {
   it('runs the verification Lambda on the schedule, with retries and a dead-letter queue', () => {
-    const [ruleId, rule] = onlyResource(app.apiTemplate, 'AWS::Events::Rule');
+    const ruleId = app.api.getLogicalId(app.api.verification.rule.node.defaultChild as never);
+    const rule = app.apiTemplate.toJSON().Resources[ruleId] as { Properties: Record<string, unknown> };
     const fnId = app.api.getLogicalId(app.api.verification.handler.function.node.defaultChild as never);
     const queueId = app.api.getLogicalId(app.api.verification.deadLetters.node.defaultChild as never);
     expect(ruleId).toBeTruthy();

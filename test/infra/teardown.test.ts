@@ -77,9 +77,12 @@ describe.each(Object.keys(STAGES) as (keyof typeof STAGES)[])('cdk destroy of th
           'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::Logs::LogGroup: Retain',
-          // The two login users' rotation functions (SAR applications).
+          // The three login users' rotation functions (SAR applications).
           'Data AWS::Logs::LogGroup: Retain',
           'Data AWS::Logs::LogGroup: Retain',
+          'Data AWS::Logs::LogGroup: Retain',
+          // The events bus: consumers attach their rules to it.
+          'Api AWS::Events::EventBus: Retain',
           'Data AWS::RDS::DBCluster: Snapshot',
         ].sort(),
       );

@@ -1,0 +1,98 @@
+/**
+ * Ownership and membership events on an EventBridge bus: the stack's bus, the relay Lambda that
+ * publishes the outbox to it every minute (functions/handlers/event-relay.ts, through the Data API
+ * as its own login user), and the alarms: an event older than EVENT_BACKLOG_ALARM_SECONDS still
+ * unpublished, an event dead-lettered, the relay failing.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DEAD_LETTERED_EVENTS_METRIC, OLDEST_PENDING_EVENT_METRIC } from '../../functions/events/relay-metrics';
+import { grantDataApiAs } from './messaging-database';
+import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-function';
+
+/** The backlog alarm: an event still unpublished this long after it happened (the relay runs every minute). */
+export const EVENT_BACKLOG_ALARM_SECONDS = 10 * 60;
+
+export interface EventRelayProps {
+  readonly busName: string;
+  readonly cluster: rds.IDatabaseCluster;
+  /** The relay's login user (member of ems_event_relay: reads, marks and prunes the outbox only). */
+  readonly secret: secretsmanager.ISecret;
+  readonly environment: Record<string, string>;
+  readonly alarmTopic: sns.ITopic;
+  /** Where an undeliverable schedule event or failed invocation goes. */
+  readonly deadLetters: sqs.IQueue;
+  /** Destroyed with the stack (dev), or kept with its consumers' rules. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+export class EventRelay extends Construct {
+  readonly bus: events.EventBus;
+  readonly handler: ProjectFunction;
+  readonly backlogAlarm: cloudwatch.Alarm;
+  readonly deadLetteredAlarm: cloudwatch.Alarm;
+  readonly errorsAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: EventRelayProps) {
+    super(scope, id);
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName, description: 'Enhanced Messaging ownership and membership events' });
+    this.bus.applyRemovalPolicy(props.removalPolicy);
+
+    this.handler = new ProjectFunction(this, 'Handler', {
+      entry: 'functions/handlers/event-relay.ts',
+      description: 'Publishes the ownership and membership events outbox to the EventBridge bus',
+      timeout: Duration.seconds(50),
+      environment: { ...props.environment, EVENT_BUS_NAME: this.bus.eventBusName },
+      deadLetterQueue: props.deadLetters,
+    });
+    grantDataApiAs(this.handler, props.cluster, props.secret);
+    this.bus.grantPutEventsTo(this.handler);
+
+    const rule = new events.Rule(this, 'Schedule', {
+      description: 'Runs the event relay',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+    });
+    rule.addTarget(new targets.LambdaFunction(this.handler.function, { deadLetterQueue: props.deadLetters, retryAttempts: 0, maxEventAge: Duration.minutes(2) }));
+
+    const metric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period: Duration.minutes(5) });
+    this.backlogAlarm = new cloudwatch.Alarm(this, 'EventBacklogAlarm', {
+      alarmDescription: `An ownership or membership event has waited over ${EVENT_BACKLOG_ALARM_SECONDS / 60} minutes to be published (OldestPendingEventAge; see the relay's log).`,
+      metric: metric(OLDEST_PENDING_EVENT_METRIC, cloudwatch.Stats.MAXIMUM),
+      threshold: EVENT_BACKLOG_ALARM_SECONDS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // No data means the relay did not run: its errors alarm says so.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetteredAlarm = new cloudwatch.Alarm(this, 'EventsDeadLetteredAlarm', {
+      alarmDescription: 'Events were dead-lettered: the bus refused them past the relay\'s tries (messaging_outbox rows with dead_lettered_at, last_error says why).',
+      metric: metric(DEAD_LETTERED_EVENTS_METRIC, cloudwatch.Stats.MAXIMUM),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+    });
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'EventRelayErrorsAlarm', {
+      alarmDescription: 'The event relay failed (see its log); events wait in the outbox meanwhile.',
+      metric: this.handler.function.metricErrors({ period: Duration.minutes(15), statistic: cloudwatch.Stats.SUM }),
+      threshold: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const action = new cwActions.SnsAction(props.alarmTopic);
+    for (const alarm of [this.backlogAlarm, this.deadLetteredAlarm, this.errorsAlarm]) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+  }
+}
