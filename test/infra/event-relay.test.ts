@@ -5,7 +5,12 @@
  * failure, dead-lettered past its attempts, pruned after its retention. The database is reached
  * both ways the relay runs: node-postgres (npm start) and the Data API as the relay's login user.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { Ajv2020 } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { PROJECT_ROOT } from '../../functions/database/local-postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataApiDatabase } from '../../functions/database/data-api-adapter';
 import type { Database } from '../../functions/database/port';
@@ -145,6 +150,33 @@ describe('publishing the outbox', () => {
     const result = await relayOutbox(t.db, publish, { retention: '7 days' });
     expect(result.pruned).toBe(1);
     expect((await t.db.query('SELECT 1 FROM messaging_outbox')).length).toBe(2);
+  });
+});
+
+describe('the event catalog (functions/events/events.schema.json)', () => {
+  it('describes every event the outbox publishes, each detail-type by its own schema', async () => {
+    const schema = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'functions/events/events.schema.json'), 'utf8')) as { $defs: Record<string, unknown> };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema(schema, 'events');
+    const d = await removal();
+    await t.db.query(`UPDATE sellers SET member_status = 'active' WHERE id = $1`, [d.member]);
+    await t.db.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]);
+    const other = await m.company(t.db);
+    await m.seller(t.db, other, 'owner');
+    await t.db.query('UPDATE sellers SET company_id = $2 WHERE id = $1', [d.member, other]);
+    await t.db.query(`UPDATE sellers SET member_status = 'suspended' WHERE id = $1`, [d.member]);
+    await relayOutbox(t.db, publish);
+    const types = new Set(aws.putEvents.map((e) => e.detailType));
+    expect([...types].sort()).toEqual(
+      ['conversations.moved', 'listings.handed_over', 'member.joined_company', 'member.left_company', 'member.reactivated', 'member.removed', 'member.role_changed', 'member.suspended'].sort(),
+    );
+    for (const event of aws.putEvents) {
+      const validate = ajv.getSchema(`events#/$defs/${event.detailType}`);
+      expect(validate, `no schema for ${event.detailType}`).toBeDefined();
+      expect(validate!(event.detail), `${event.detailType}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+    }
+    expect(Object.keys(schema.$defs).filter((k) => /^(member|listings|conversations)\./.test(k)).sort()).toEqual([...types].sort());
   });
 });
 
