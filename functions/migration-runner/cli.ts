@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline/promises';
 import { resolveReachableDatabaseUrl } from '../database/reachability';
 import { EXIT_CANNOT_CONNECT, EXIT_FAILED, EXIT_OK, parseCommandLine, runCommandLine, UsageError } from '../shared/command-line';
 import { checkEnvironment, databaseSettings, migrationSettings } from '../shared/config';
+import type { ProgressEvent } from '../../migrations/lib/progress';
 import type { RunnerReport } from './runner';
 
 const USAGE = `usage: npm run migrate:messaging -- [--json] [--with-base-schema]
@@ -105,6 +106,31 @@ function formatRunnerReport(report: RunnerReport, formatReport: (r: NonNullable<
   return lines.join('\n');
 }
 
+/**
+ * The runner's lines on stdout. On a terminal a long step's progress is one line rewritten in place
+ * (every second); elsewhere (CI, a file, a pipe) plain lines, one per interval.
+ */
+function terminalOutput(): { log: (line: string) => void; progress?: (event: ProgressEvent) => void; progressIntervalMs?: number } {
+  if (!process.stdout.isTTY) return { log: (line) => console.log(line) };
+  let open = false;
+  const endProgressLine = () => {
+    if (open) process.stdout.write('\n');
+    open = false;
+  };
+  return {
+    log: (line) => {
+      endProgressLine();
+      console.log(line);
+    },
+    progress: (event) => {
+      process.stdout.write(`\r\x1b[K${event.line}`);
+      open = true;
+      if (event.finished) endProgressLine();
+    },
+    progressIntervalMs: 1000,
+  };
+}
+
 const STACK_ACTIONS = { status: 'status', list: 'status', migrate: 'migrate', up: 'up', down: 'down' } as const;
 
 /** The guide's commands against a deployed stack (./remote.ts). */
@@ -181,7 +207,7 @@ async function main(): Promise<number> {
   const report = await runMessagingMigrations({
     connectionString,
     createBaseSchema: databaseUrl === undefined || (values['with-base-schema'] ?? false),
-    log: json ? undefined : (line) => console.log(line),
+    ...(json ? {} : terminalOutput()),
   });
   if (report.failure?.stage === 'connect') {
     console.error(report.failure.message);

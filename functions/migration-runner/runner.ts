@@ -15,18 +15,20 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { MESSAGING_MIGRATION_NAMES, MIGRATIONS, messagingMigrationSource } from '../../migrations';
+import { DEFAULT_PROGRESS_INTERVAL_MS, type ProgressEvent, type ProgressSink, withProgress } from '../../migrations/lib/progress';
 import type { Query } from '../../migrations/lib/schema-snapshot';
 import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APPLICATION_NAME } from '../database/knex-config';
 import { PgDatabase } from '../database/pg-adapter';
 import { connectionFailureReason, databaseTarget, DatabaseUnreachableError } from '../database/reachability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
+import { migrationSettings } from '../shared/config';
 import { guardDeadline } from './deadline';
 import { formatPreflightProblems, runPreflight, type PreflightReport } from './preflight';
 import { safeguardedMigrationSource } from './safeguards';
 
 export { MINIMUM_POSTGRES_MAJOR } from './preflight';
 // pg_advisory_lock key: "ems-migrations" folded into a bigint, fixed forever.
-const RUNNER_LOCK_KEY = 7_305_843_009_213_693_953n;
+export const RUNNER_LOCK_KEY = 7_305_843_009_213_693_953n;
 
 export class MigrationRunnerError extends Error {
   constructor(
@@ -46,6 +48,13 @@ export interface RunnerOptions {
   /** How long to wait for another runner before giving up. */
   readonly lockWaitMs?: number;
   readonly log?: (line: string) => void;
+  /**
+   * Progress of the long steps (backfills, index builds; migrations/lib/progress.ts). Default: each
+   * event's line to `log`. None with EMS_QUIET_MIGRATIONS=1.
+   */
+  readonly progress?: (event: ProgressEvent) => void;
+  /** At most one progress line per this many ms and step (default 5000). */
+  readonly progressIntervalMs?: number;
   /**
    * Stop cleanly at this time (epoch ms): no migration starts after it, and the one running stops
    * before its next step (DDL transaction, backfill batch, index build; see ./deadline.ts). Every
@@ -144,8 +153,40 @@ async function appliedNames(knex: Knex): Promise<string[]> {
   return rows.map((r: { name: string }) => r.name);
 }
 
+/**
+ * Where the long steps of a run report: `progress`, else `log`. A step without progress of its own
+ * (a hand-over of what existing data holds, in batches) still shows it is alive: a line every two
+ * intervals in which no other line came.
+ */
+function progressOf(options: RunnerOptions): { sink: ProgressSink | null; heartbeat: (name: string, startedAt: number) => () => void } {
+  const report = options.progress ?? (options.log ? (event: ProgressEvent) => options.log!(event.line) : undefined);
+  const intervalMs = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+  if (!report || migrationSettings().quiet) return { sink: null, heartbeat: () => () => undefined };
+  let lastLine = Date.now();
+  const sink: ProgressSink = {
+    intervalMs,
+    report: (event) => {
+      lastLine = Date.now();
+      report(event);
+    },
+  };
+  const heartbeat = (name: string, startedAt: number) => {
+    lastLine = Date.now();
+    // Half an interval of slack: a long step's own line, due about now, goes first.
+    const timer = setInterval(() => {
+      if (Date.now() - lastLine < intervalMs * 1.5) return;
+      lastLine = Date.now();
+      options.log?.(`${name}: still at work, ${Math.round((Date.now() - startedAt) / 1000)} s`);
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  };
+  return { sink, heartbeat };
+}
+
 export async function runMessagingMigrations(options: RunnerOptions): Promise<RunnerReport> {
   const log = options.log ?? (() => undefined);
+  const progress = progressOf(options);
   const started = Date.now();
   const lockClient = new pg.Client({ connectionString: options.connectionString, application_name: RUNNER_APPLICATION_NAME });
   let postgresVersion = 'unknown';
@@ -227,8 +268,9 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
       if (!checked && MESSAGING_MIGRATION_NAMES.includes(name)) await checkBeforeMigrating([...alreadyApplied, ...applied.map((a) => a.name)]);
       const t0 = Date.now();
       log(`Applying ${name} ...`);
+      const stopHeartbeat = progress.heartbeat(name, t0);
       try {
-        await knex.migrate.up({ name, migrationSource });
+        await withProgress(progress.sink, () => knex!.migrate.up({ name, migrationSource }));
       } catch (error) {
         if (guard?.fired) {
           incomplete = { pending: pending.slice(index), interrupted: name };
@@ -236,6 +278,8 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
           break;
         }
         throw new MigrationRunnerError('migrate', `${name} failed: ${(error as Error).message}`, { cause: error });
+      } finally {
+        stopHeartbeat();
       }
       applied.push({ name, ms: Date.now() - t0 });
       log(`Applied ${name} in ${Date.now() - t0} ms.`);

@@ -8,6 +8,7 @@
  *    an interrupted build is dropped and rebuilt on the next run;
  *  - constraints are added NOT VALID, then validated without blocking writes;
  *  - backfills run in small committed batches that resume where they stopped.
+ * Backfills and index builds report their progress (./progress.ts).
  * Every helper is idempotent, so a migration killed at any point re-runs to the
  * same final schema.
  *
@@ -15,6 +16,7 @@
  */
 import type { Knex } from 'knex';
 import { migrationSettings } from '../../functions/shared/config';
+import { trackBackfill, trackIndexBuild } from './progress';
 
 export interface DdlOptions {
   /** Longest wait for a lock before giving up and retrying. */
@@ -114,6 +116,12 @@ export async function createIndexConcurrently(knex: Knex, name: string, definiti
   await buildIndexConcurrently(knex, name, name, `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`, options);
 }
 
+/** The table of `... ON [ONLY] <table> ...`, as the progress lines name it. */
+function indexedTable(statement: string): string {
+  const table = /\bON\s+(?:ONLY\s+)?((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)/i.exec(statement)?.[1] ?? 'its table';
+  return table.replace(/^public\./, '');
+}
+
 /**
  * The same, from an index's whole definition as pg_get_indexdef gives it (`CREATE [UNIQUE] INDEX
  * <name> ON ...`): how the undo of a failed migration puts back an index the migration dropped.
@@ -129,23 +137,32 @@ const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /** `name` as the catalog has it, `sqlName` as the statements spell it. */
 async function buildIndexConcurrently(knex: Knex, name: string, sqlName: string, statement: string, options: DdlOptions) {
   const settings = { ...DEFAULTS, ...options };
-  await withLockRetry(settings, `index ${name}`, () =>
-    onOneConnection(knex, async (run) => {
-      // Read on every attempt: a build cut off by the lock timeout leaves an invalid index behind,
-      // which `IF NOT EXISTS` would otherwise take for done.
-      const state = await indexState(knex, name);
-      if (state === 'valid') return;
-      await run(`SET lock_timeout = '${settings.lockTimeout}'`);
-      await run(`SET statement_timeout = '${settings.statementTimeout}'`);
-      try {
-        if (state === 'invalid') await run(`DROP INDEX CONCURRENTLY IF EXISTS ${sqlName}`);
-        await run(statement);
-      } finally {
-        await run('RESET lock_timeout');
-        await run('RESET statement_timeout');
-      }
-    }),
-  );
+  if ((await indexState(knex, name)) === 'valid') return;
+  const progress = trackIndexBuild(knex, indexedTable(statement), name);
+  let built = false;
+  try {
+    await withLockRetry(settings, `index ${name}`, () =>
+      onOneConnection(knex, async (run) => {
+        // Read on every attempt: a build cut off by the lock timeout leaves an invalid index behind,
+        // which `IF NOT EXISTS` would otherwise take for done.
+        const state = await indexState(knex, name);
+        if (state === 'valid') return;
+        await run(`SET lock_timeout = '${settings.lockTimeout}'`);
+        await run(`SET statement_timeout = '${settings.statementTimeout}'`);
+        try {
+          if (state === 'invalid') await run(`DROP INDEX CONCURRENTLY IF EXISTS ${sqlName}`);
+          if (progress) progress.building(((await run('SELECT pg_backend_pid() AS pid')) as { rows: { pid: number }[] }).rows[0]!.pid);
+          await run(statement);
+        } finally {
+          await run('RESET lock_timeout');
+          await run('RESET statement_timeout');
+        }
+      }),
+    );
+    built = true;
+  } finally {
+    await progress?.finish(built);
+  }
 }
 
 export async function dropIndexConcurrently(knex: Knex, name: string, options: DdlOptions = {}) {
@@ -200,6 +217,7 @@ export async function backfillInBatches(
   knex: Knex,
   { table, set, needsUpdate, batchSize }: { table: string; set: string; needsUpdate: string; batchSize: number },
 ): Promise<number> {
+  const progress = await trackBackfill(knex, table, needsUpdate);
   let total = 0;
   let after: string | null = null;
   for (;;) {
@@ -214,7 +232,11 @@ export async function backfillInBatches(
     );
     const row = result.rows[0] as { last_id: string | null; changed: number };
     total += row.changed;
-    if (row.last_id === null) return total;
+    if (row.last_id === null) {
+      progress?.finish(total);
+      return total;
+    }
+    progress?.advance(total);
     after = row.last_id;
   }
 }
