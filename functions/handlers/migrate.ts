@@ -28,7 +28,8 @@
  *   `npm run migrate:messaging -- --stack`, functions/migration-runner/remote.ts): the guide's
  *   commands against the deployed database, which only this function can reach: `status` (knex's
  *   migrate:status and migrate:list), `migrate` (one slice of the runner; the command invokes
- *   again until complete), `up` / `down` (knex's migrate:up / migrate:down, optionally by name).
+ *   again until complete), `up` / `down` (knex's migrate:up / migrate:down, optionally by name),
+ *   `dry-run` (what `migrate` would do, in a read-only session: nothing changes).
  *
  * The connection comes from a seam (`resolveConnectionString`): in AWS it is
  * built from the cluster's Secrets Manager secret, in tests it is a local URL.
@@ -36,6 +37,7 @@
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import pg from 'pg';
 import { provisionLoginUsers, type LoginUser } from '../migration-runner/login-roles';
+import type { DryRunReport } from '../migration-runner/dry-run';
 import { runMessagingMigrations, type RunnerOptions, type RunnerReport } from '../migration-runner/runner';
 import { EVENT_RELAY_ROLE, READER_ROLE, ROUTE_CALLER_ROLE } from '../../migrations/lib/database-roles';
 import { migrationLambdaSettings } from '../shared/config';
@@ -126,7 +128,7 @@ type CfnEvent = CloudFormationCustomResourceEvent;
 
 /** An operator's invocation (`npm run migrate:messaging -- --stack`): `{ operatorAction, name? }`. */
 export const OPERATOR_KEY = 'operatorAction';
-export const OPERATOR_ACTIONS = ['status', 'migrate', 'up', 'down', 'rollback'] as const;
+export const OPERATOR_ACTIONS = ['status', 'migrate', 'up', 'down', 'rollback', 'dry-run'] as const;
 /**
  * What a rollback invocation must carry: the command exports the history through the Data API
  * first (functions/migration-runner/remote.ts), and a rollback sent by mistake drops it.
@@ -152,6 +154,8 @@ export interface OperatorResponse {
   readonly changed?: readonly string[];
   readonly failure?: string;
   readonly checks?: readonly { name: string; ok: boolean; detail: string }[];
+  /** dry-run: what `migrate` would do (functions/migration-runner/dry-run.ts); nothing was changed. */
+  readonly plan?: DryRunReport;
 }
 
 /** What onEvent adds to the event (the Provider passes onEvent's answer on to isComplete, merged into the event). */
@@ -426,6 +430,11 @@ export function createMigrationHandlers(options: MigrationHandlerOptions) {
       } finally {
         await db.close();
       }
+    }
+    if (action === 'dry-run') {
+      const { planMessagingMigrations } = await import('../migration-runner/dry-run');
+      const plan = await planMessagingMigrations({ connectionString, createBaseSchema: false });
+      return { action, complete: true, applied: plan.alreadyApplied, pending: plan.pending.map((m) => m.name), plan };
     }
     if (action === 'migrate') {
       const started = Date.now();

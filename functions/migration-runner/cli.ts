@@ -1,7 +1,9 @@
 /**
  * `npm run migrate:messaging [-- --json] [-- --with-base-schema]`
+ * `npm run migrate:messaging -- --dry-run [--json] [--with-base-schema]`
  * `npm run migrate:messaging -- --rollback [--yes] [--export-dir DIR]`
  * `npm run migrate:messaging -- --stack <Data stack> [status|list|migrate|up|down] [<migration>]`
+ * `npm run migrate:messaging -- --stack <Data stack> --dry-run [--json]`
  * `npm run migrate:messaging -- --stack <Data stack> --rollback [--yes] [--export-dir DIR]`
  * On the embedded development database the base marketplace schema is created
  * when absent; against DATABASE_URL it must already exist unless asked.
@@ -18,8 +20,10 @@ import type { ProgressEvent } from '../../migrations/lib/progress';
 import type { RunnerReport } from './runner';
 
 const USAGE = `usage: npm run migrate:messaging -- [--json] [--with-base-schema]
+       npm run migrate:messaging -- --dry-run [--json] [--with-base-schema]
        npm run migrate:messaging -- --rollback [--yes] [--export-dir <dir>]
        npm run migrate:messaging -- --stack <Data stack> [status|list|migrate|up|down] [<migration>]
+       npm run migrate:messaging -- --stack <Data stack> --dry-run [--json]
        npm run migrate:messaging -- --stack <Data stack> --rollback [--yes] [--export-dir <dir>]
 
 Applies the pending messaging migrations in order (pre-flight, status, apply, verify, report)
@@ -29,11 +33,16 @@ With --stack <name> (EnhancedMessaging-<stage>-Data) the guide's commands run ag
 stack's database, in its migration Lambda (the only thing that reaches the cluster), with the AWS
 credentials and region of the environment: status or list (applied and pending), migrate (the
 default; in slices until applied and verified), up / down [<migration>] (as npx knex migrate:up /
-migrate:down), --rollback (the export runs through the Data API as the master user, then the
-Lambda rolls back). README: The guide's commands against a deployed stack.
+migrate:down), --dry-run (what migrate would do, read-only), --rollback (the export runs through
+the Data API as the master user, then the Lambda rolls back). README: The guide's commands against
+a deployed stack.
 
   --json               print the report as JSON
   --with-base-schema   create the marketplace's base tables on an empty DATABASE_URL database
+  --dry-run            change nothing: run the pre-flight and say what would be applied (each pending
+                       migration, what it creates, changes and drops, the rows its backfills would
+                       change and the tables its index builds would scan); exit 0 if the migrations
+                       would run, 1 if the pre-flight refuses
   --rollback           export the audit trail, ownership history and handlers, then remove the
                        messaging migrations (asks first)
   --yes                roll back without asking (needed without a terminal)
@@ -47,6 +56,7 @@ const SPEC = {
   options: {
     json: { type: 'boolean' },
     'with-base-schema': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
     rollback: { type: 'boolean' },
     yes: { type: 'boolean' },
     'export-dir': { type: 'string' },
@@ -106,6 +116,14 @@ function formatRunnerReport(report: RunnerReport, formatReport: (r: NonNullable<
   return lines.join('\n');
 }
 
+async function dryRun(values: Values, embedded: boolean): Promise<number> {
+  const connectionString = await resolveReachableDatabaseUrl();
+  const { planMessagingMigrations, formatDryRun } = await import('./dry-run');
+  const report = await planMessagingMigrations({ connectionString, createBaseSchema: embedded || (values['with-base-schema'] ?? false) });
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatDryRun(report));
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
 /**
  * The runner's lines on stdout. On a terminal a long step's progress is one line rewritten in place
  * (every second); elsewhere (CI, a file, a pipe) plain lines, one per interval.
@@ -137,8 +155,14 @@ const STACK_ACTIONS = { status: 'status', list: 'status', migrate: 'migrate', up
 async function onStack(stackName: string, values: Values, positionals: readonly string[]): Promise<number> {
   const { isStackName, StackRefusedError } = await import('../shared/deployed-stack');
   if (!isStackName(stackName)) throw new UsageError(`'${stackName}' is not a stack name.`);
-  const misplaced = (['json', 'with-base-schema'] as const).find((name) => values[name] !== undefined);
-  if (misplaced) throw new UsageError(`--${misplaced} does not go with --stack.`);
+  if (values['dry-run']) {
+    if (positionals.length > 0) throw new UsageError('--dry-run takes no action or migration name: it says what migrate would do.');
+    const misplaced = (['with-base-schema', 'rollback', 'yes', 'export-dir'] as const).find((option) => values[option] !== undefined);
+    if (misplaced) throw new UsageError(`--${misplaced} does not go with --dry-run --stack.`);
+  } else {
+    const misplaced = (['json', 'with-base-schema'] as const).find((option) => values[option] !== undefined);
+    if (misplaced) throw new UsageError(`--${misplaced} does not go with --stack${misplaced === 'json' ? ' (except with --dry-run)' : ''}.`);
+  }
   const [word = 'migrate', name] = positionals;
   const action = Object.hasOwn(STACK_ACTIONS, word) ? STACK_ACTIONS[word as keyof typeof STACK_ACTIONS] : undefined;
   if (values.rollback) {
@@ -170,6 +194,7 @@ async function onStack(stackName: string, values: Values, positionals: readonly 
       console.log(`Rolled back ${result.rolledBack.length} migration(s). The exported history is in ${result.export.directory}.`);
       return EXIT_OK;
     }
+    if (values['dry-run']) return await runOnStack(stackName, 'dry-run', undefined, { json: values.json ?? false });
     return await runOnStack(stackName, action!, name);
   } catch (error) {
     if (error instanceof StackRefusedError) {
@@ -192,13 +217,14 @@ async function main(): Promise<number> {
     const misplaced = (['yes', 'export-dir'] as const).find((name) => values[name] !== undefined);
     if (misplaced) throw new UsageError(`--${misplaced} only goes with --rollback.`);
   } else {
-    const misplaced = (['json', 'with-base-schema'] as const).find((name) => values[name] !== undefined);
+    const misplaced = (['json', 'with-base-schema', 'dry-run'] as const).find((name) => values[name] !== undefined);
     if (misplaced) throw new UsageError(`--${misplaced} does not go with --rollback.`);
   }
   // Every variable the run reads, checked before the first connection (the migrations read them when they load).
   checkEnvironment(databaseSettings, migrationSettings);
   const { databaseUrl } = databaseSettings();
   if (values.rollback) return rollback(values);
+  if (values['dry-run']) return dryRun(values, databaseUrl === undefined);
 
   const json = values.json ?? false;
   const connectionString = await resolveReachableDatabaseUrl();

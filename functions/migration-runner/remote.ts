@@ -1,6 +1,6 @@
 /**
  * The guide's migration commands against a deployed stack (`npm run migrate:messaging -- --stack
- * <Data stack> [status|list|migrate|up|down] [name]`): the cluster sits in isolated subnets, so
+ * <Data stack> [status|list|migrate|up|down] [name]`, `--dry-run`): the cluster sits in isolated subnets, so
  * they run in the stack's migration Lambda, invoked with an operator action
  * (functions/handlers/migrate.ts). `migrate` works in slices like the deploy does: the command
  * invokes again while the answer is "not complete". The caller needs cloudformation:DescribeStacks
@@ -21,6 +21,8 @@ export interface RemoteOptions {
   /** The rollback's export reads through the Data API. */
   readonly dataApi?: RDSDataClient;
   readonly log?: (line: string) => void;
+  /** dry-run: the plan as JSON. */
+  readonly json?: boolean;
   /** How many `migrate` slices before giving up (each is one invocation of up to 15 minutes). */
   readonly maxSlices?: number;
 }
@@ -56,8 +58,16 @@ export async function runOnStack(stackName: string, action: OperatorAction, name
   });
   // A slice runs up to 15 minutes: no client-side timeout shorter than the function's own.
   const lambda = options.lambda ?? new LambdaClient({});
-  log(`${stackName}: ${action}${name ? ` ${name}` : ''} through ${functionName}`);
+  // JSON alone on stdout, for the machines that read it.
+  if (!(action === 'dry-run' && options.json)) log(`${stackName}: ${action}${name ? ` ${name}` : ''} through ${functionName}`);
 
+  if (action === 'dry-run') {
+    const { plan } = await invoke(lambda, functionName, action);
+    if (!plan) throw new RemoteActionError(`${functionName} does not know the dry run: deploy this version of the Data stack first.`);
+    const { formatDryRun } = await import('./dry-run');
+    log(options.json ? JSON.stringify(plan, null, 2) : formatDryRun(plan));
+    return plan.ok ? EXIT_OK : EXIT_FAILED;
+  }
   if (action !== 'migrate') {
     const answer = await invoke(lambda, functionName, action, name);
     if (answer.changed) log(answer.changed.length ? `${action === 'up' ? 'Applied' : 'Undone'}: ${answer.changed.join(', ')}` : `Nothing to ${action === 'up' ? 'apply' : 'undo'}.`);

@@ -122,6 +122,22 @@ describe('the guide commands in the migration Lambda (npm run migrate:messaging 
     await fresh?.drop();
   });
 
+  it('--dry-run: what migrate would do, said by the function, changing nothing; --json prints the plan alone', async () => {
+    const before = await applied();
+    lines.length = 0;
+    expect(await run('dry-run')).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toContain(`Would apply ${MIGRATION_NAMES.length - 1} migrations, in this order:`);
+    expect(text).toContain('✅ The migrations would run');
+    const json = await runCommand(`node --import tsx functions/migration-runner/cli.ts --stack ${STAGING} --dry-run --json`, {
+      ...env(),
+      AWS_ENDPOINT_URL_LAMBDA: aws.endpoint,
+    });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, ok: true, alreadyApplied: [MIGRATION_NAMES[0]] });
+    expect(await applied()).toEqual(before);
+  });
+
   it('status lists what is applied and pending; migrate applies everything in slices, as the deploy does, and verifies', async () => {
     lines.length = 0;
     expect(await run('status')).toBe(0);
@@ -157,6 +173,7 @@ describe('the guide commands in the migration Lambda (npm run migrate:messaging 
       [`--stack ${STAGING} frobnicate`, "'frobnicate' is not an action"],
       [`--stack ${STAGING} status ${MIGRATION_NAMES[1]}`, 'A migration name goes with up or down only'],
       [`--stack ${STAGING} up --json`, '--json does not go with --stack'],
+      [`--stack ${STAGING} --dry-run migrate`, '--dry-run takes no action or migration name'],
       [`--stack ${STAGING} --rollback down`, '--rollback takes no action'],
       [`--stack ${STAGING} --rollback`, 'pass --yes when running without a terminal'],
       [`--stack ${STAGING} toString`, "'toString' is not an action"],

@@ -232,6 +232,7 @@ describe('a database that cannot be reached: exit 3, one line naming host and po
   const connecting: [Command, string][] = [
     ['migrate:messaging', ''],
     ['migrate:messaging', '--json'],
+    ['migrate:messaging', '--dry-run'],
     ['migrate:messaging --rollback', '--yes'],
     ['verify', ''],
     ['bench', '--smoke'],
