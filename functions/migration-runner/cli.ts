@@ -118,8 +118,15 @@ function formatRunnerReport(report: RunnerReport, formatReport: (r: NonNullable<
 
 async function dryRun(values: Values, embedded: boolean): Promise<number> {
   const connectionString = await resolveReachableDatabaseUrl();
-  const { planMessagingMigrations, formatDryRun } = await import('./dry-run');
-  const report = await planMessagingMigrations({ connectionString, createBaseSchema: embedded || (values['with-base-schema'] ?? false) });
+  const { planMessagingMigrations, formatDryRun, DryRunLockTimeoutError } = await import('./dry-run');
+  let report;
+  try {
+    report = await planMessagingMigrations({ connectionString, createBaseSchema: embedded || (values['with-base-schema'] ?? false) });
+  } catch (error) {
+    if (!(error instanceof DryRunLockTimeoutError)) throw error;
+    console.error(error.message);
+    return EXIT_FAILED;
+  }
   console.log(values.json ? JSON.stringify(report, null, 2) : formatDryRun(report));
   return report.ok ? EXIT_OK : EXIT_FAILED;
 }

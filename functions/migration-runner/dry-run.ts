@@ -33,7 +33,19 @@ export const DRY_RUN_APPLICATION_NAME = 'ems-migration-dry-run';
  * How long a read may wait for a lock before the dry run gives up: only DDL conflicts with its
  * reads, and a dry run that waits behind a migration would report a schema about to change.
  */
-const LOCK_TIMEOUT = '5s';
+const LOCK_TIMEOUT_MS = 5000;
+
+/** A read of the dry run waited too long behind someone's DDL: nothing was changed, run it again later. */
+export class DryRunLockTimeoutError extends Error {
+  constructor(waitedMs: number, options: { cause: unknown }) {
+    super(
+      `The dry run waited ${waitedMs / 1000} s for a table someone is changing (DDL holds its lock: a migration, a VACUUM FULL, ...) ` +
+        'and stopped. Nothing was changed: run it again when that has finished.',
+      options,
+    );
+    this.name = 'DryRunLockTimeoutError';
+  }
+}
 
 export interface PlannedStep {
   readonly kind: DataStep['kind'];
@@ -94,6 +106,8 @@ export interface DryRunOptions {
   readonly connectionString: string;
   /** As the runner's option: the base tables may be absent, the baseline would create them. */
   readonly createBaseSchema?: boolean;
+  /** Longest wait for a lock, per read (default 5 s). */
+  readonly lockTimeoutMs?: number;
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -275,7 +289,10 @@ async function companiesNobodyCouldTakeOver(query: Query, columns: Set<string>):
   return row.n;
 }
 
-/** The dry run. Throws DatabaseUnreachableError when the database cannot be reached. */
+/**
+ * The dry run. Throws DatabaseUnreachableError when the database cannot be reached, and
+ * DryRunLockTimeoutError when a read waited too long behind DDL.
+ */
 export async function planMessagingMigrations(options: DryRunOptions): Promise<DryRunReport> {
   const started = Date.now();
   const client = new pg.Client({ connectionString: options.connectionString, application_name: DRY_RUN_APPLICATION_NAME });
@@ -284,10 +301,18 @@ export async function planMessagingMigrations(options: DryRunOptions): Promise<D
   } catch (error) {
     throw new DatabaseUnreachableError(databaseTarget(options.connectionString), connectionFailureReason(error), { cause: error });
   }
-  const query: Query = async <T extends object>(sql: string, params?: readonly unknown[]) => (await client.query(sql, params as unknown[])).rows as T[];
+  const lockTimeoutMs = options.lockTimeoutMs ?? LOCK_TIMEOUT_MS;
+  const query: Query = async <T extends object>(sql: string, params?: readonly unknown[]) => {
+    try {
+      return (await client.query(sql, params as unknown[])).rows as T[];
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') throw new DryRunLockTimeoutError(lockTimeoutMs, { cause: error });
+      throw error;
+    }
+  };
   try {
     await query(`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`);
-    await query(`SET lock_timeout = '${LOCK_TIMEOUT}'`);
+    await query(`SET lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     const batchSize = migrationSettings().batchSize;
     const found = await runPreflight(query, { createBaseSchema: options.createBaseSchema ?? false });
     const report = (fields: Partial<DryRunReport>): DryRunReport => ({

@@ -137,6 +137,21 @@ describe('a marketplace nothing was applied to', () => {
     }
   });
 
+  it('behind DDL (an ACCESS EXCLUSIVE lock) it stops after its lock timeout, saying why, rather than queue', async () => {
+    const ddl = new pg.Client({ connectionString: t.url });
+    await ddl.connect();
+    try {
+      await ddl.query('BEGIN');
+      await ddl.query('LOCK TABLE listed_cars IN ACCESS EXCLUSIVE MODE');
+      await expect(planMessagingMigrations({ connectionString: t.url, lockTimeoutMs: 300 })).rejects.toThrow(
+        'The dry run waited 0.3 s for a table someone is changing (DDL holds its lock: a migration, a VACUUM FULL, ...) and stopped. Nothing was changed',
+      );
+    } finally {
+      await ddl.query('ROLLBACK');
+      await ddl.end();
+    }
+  });
+
   it('says so when another runner holds the runner lock (and waits for nothing)', async () => {
     const runner = new pg.Client({ connectionString: t.url });
     await runner.connect();
