@@ -153,9 +153,9 @@ describe('publishing the outbox', () => {
   });
 });
 
-describe('the event catalog (functions/events/events.schema.json)', () => {
+describe('the event catalog (functions/http/events.schema.json)', () => {
   it('describes every event the outbox publishes, each detail-type by its own schema', async () => {
-    const schema = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'functions/events/events.schema.json'), 'utf8')) as { $defs: Record<string, unknown> };
+    const schema = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'functions/http/events.schema.json'), 'utf8')) as { $defs: Record<string, unknown> };
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats(ajv);
     ajv.addSchema(schema, 'events');
