@@ -44,6 +44,7 @@ import { databaseUrl, startThrowawayPostgres } from '../../functions/database/lo
 import { PgDatabase } from '../../functions/database/pg-adapter';
 import { assertDatabaseReachable } from '../../functions/database/reachability';
 import { apiRoutes } from '../../functions/domain/api-routes';
+import { relayOutbox, type Publisher } from '../../functions/events/relay';
 import { getCompanyStats } from '../../functions/domain/company';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { localTokens } from '../../functions/local/jwt';
@@ -548,21 +549,54 @@ async function main(): Promise<number> {
           }
         });
         const db = new PgDatabase(url, { max: 2, applicationName: 'ems-bench-removal' });
+        // The event relay runs beside the removal, as it does in AWS (every minute there; here in a
+        // loop), publishing to a sink that counts: the backlog the removal makes must drain, and the
+        // removal keep its bar with the relay reading and marking the outbox meanwhile.
+        const relayDb = new PgDatabase(url, { max: 1, applicationName: 'ems-bench-relay' });
+        const sink = { events: 0, calls: 0 };
+        const countingPublisher: Publisher = async (entries) => {
+          sink.events += entries.length;
+          sink.calls += 1;
+          return entries.map(() => undefined);
+        };
+        let relayStopping = false;
+        let drainedAt = 0;
+        let removed = false;
+        const relayLoop = (async () => {
+          while (!relayStopping) {
+            const result = await relayOutbox(relayDb, countingPublisher, { maxRows: 500 });
+            if (result.published.length === 0) {
+              const pending = await relayDb.query('SELECT 1 FROM messaging_outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL LIMIT 1');
+              if (removed && pending.length === 0 && drainedAt === 0) drainedAt = performance.now();
+              await sleep(50);
+            }
+          }
+        })();
         let removal: Awaited<ReturnType<typeof removeMember>> | undefined;
         let r0 = 0;
         let r1 = 0;
+        let eventsBefore = 0;
         try {
+          // Whatever earlier steps left in the outbox goes first.
+          while ((await relayDb.query('SELECT 1 FROM messaging_outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL LIMIT 1')).length > 0) await sleep(50);
+          eventsBefore = sink.events;
           await sleep(300);
           r0 = performance.now();
           removal = await removeMember(db, { companyId, sellerId, actor: 'bench', reason: 'benchmark: the biggest member leaves' });
           r1 = performance.now();
-          await sleep(100);
+          removed = true;
+          const deadline = Date.now() + 60_000;
+          while (drainedAt === 0 && Date.now() < deadline) await sleep(50);
         } finally {
           stopping = true;
+          relayStopping = true;
           await Promise.all(loops);
+          await relayLoop.catch(() => undefined);
           await Promise.all(lookupClients.map((c) => c.end().catch(() => undefined)));
           await db.close();
+          await relayDb.close();
         }
+        const removalEvents = sink.events - eventsBefore;
         const during = lookups.filter((l) => l.end >= r0 && l.start <= r1).map((l) => l.end - l.start);
         const before = lookups.filter((l) => l.end < r0).map((l) => l.end - l.start);
         const removalMs = r1 - r0;
@@ -570,6 +604,8 @@ async function main(): Promise<number> {
         report.add('e', 'member held', `${int(held.listings)} active listings, ${int(held.conversations)} open conversations`, '10,000 / 20,000 at full size', 'info');
         report.bar('e', 'removeMember time', ms(removalMs, 0), '≤ 2 s (full size)', removalMs <= 2000,
           `moved ${int(removal!.listingsMoved)} listings, ${int(removal!.conversationsMoved)} conversations to ${removal!.movedTo?.name ?? 'nobody'}`);
+        report.bar('e', 'events of the removal published, relay running beside it', drainedAt > 0 ? `${int(removalEvents)} events, drained ${ms(drainedAt - r1, 0)} after the removal` : 'not drained in 60 s', 'all published', drainedAt > 0,
+          `${int(sink.calls)} PutEvents calls in the step (one event per company per call)`);
         report.bar('e', 'longest concurrent lookup of another company\'s listing', ms(longest, 1), '≤ 100 ms', during.length > 0 && longest <= 100 && lookupErrors === 0,
           `${int(during.length)} lookups during removal (median ${ms(median(during), 2)}; before: ${ms(median(before), 2)}), ${lookupErrors} errors`);
         steps.e = {
@@ -578,6 +614,7 @@ async function main(): Promise<number> {
           result: removal!,
           concurrentLookups: { n: during.length, maxMs: round(longest, 2), medianMs: round(median(during), 3), p99Ms: round(percentile(during, 99), 3), errors: lookupErrors },
           lookupsBeforeMedianMs: round(median(before), 3),
+          events: { published: removalEvents, drainedAfterRemovalMs: drainedAt > 0 ? round(drainedAt - r1, 1) : null },
         };
         if (lookupErrors > 0) throw new Error(`${lookupErrors} concurrent lookups failed`);
       });
