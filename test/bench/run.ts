@@ -275,7 +275,24 @@ async function main(): Promise<number> {
         await sleep(smoke ? 300 : 1000);
         const runnerLog: string[] = [];
         const m0 = performance.now();
-        const runner = await runMessagingMigrations({ connectionString: url, createBaseSchema: true, log: (l) => runnerLog.push(l) });
+        // The long steps' progress lines (rows done, rate, time left) as the runner prints them, live
+        // (quiet mode, which the bench otherwise keeps, would silence them).
+        const quiet = process.env.EMS_QUIET_MIGRATIONS;
+        process.env.EMS_QUIET_MIGRATIONS = '0';
+        const runner = await runMessagingMigrations({
+          connectionString: url,
+          createBaseSchema: true,
+          log: (l) => runnerLog.push(l),
+          // The smoke size is over in a second or two: lines often enough to see them there too.
+          progressIntervalMs: smoke ? 250 : 5000,
+          progress: (event) => {
+            runnerLog.push(event.line);
+            log(`  ${event.line}`);
+          },
+        }).finally(() => {
+          if (quiet === undefined) delete process.env.EMS_QUIET_MIGRATIONS;
+          else process.env.EMS_QUIET_MIGRATIONS = quiet;
+        });
         const migrationMs = performance.now() - m0;
         await sleep(smoke ? 300 : 1000);
         const loadResult = await load.stop();
