@@ -224,3 +224,41 @@ describe('provisioning the login users (on deploy)', () => {
     }
   });
 });
+
+describe("the marketplace's own database role, when it is not the migration user", () => {
+  const ROLE = `ems_test_marketplace_${randomBytes(3).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  const documented = (role: string) => [
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON sellers, listed_cars, conversations, companies, buyers, messages TO ${role}`,
+    `GRANT INSERT ON company_member_audit, messaging_outbox TO ${role}`,
+    `GRANT SELECT, INSERT ON conversation_ownership_log TO ${role}`,
+    `GRANT SELECT ON company_message_handlers TO ${role}`,
+  ];
+  afterAll(async () => {
+    await t.db.query(`DROP OWNED BY ${ROLE}`).catch(() => undefined);
+    await t.db.query(`DROP ROLE IF EXISTS ${ROLE}`);
+  });
+
+  it("with the README's grants it removes a member by plain SQL; without INSERT on the outbox the removal fails and changes nothing", async () => {
+    await t.db.query(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${password}'`);
+    for (const grant of documented(ROLE)) await t.db.query(grant);
+    const session = await connect(connectionStringAs(t.url, { username: ROLE, password }));
+    try {
+      const company = await m.company(t.db);
+      await m.seller(t.db, company, 'owner');
+      const member = await m.seller(t.db, company, 'member');
+      const listing = await m.listing(t.db, member, company);
+      await m.conversation(t.db, listing, await m.buyer(t.db), member);
+      expect(await outcome(session, `UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [member])).toBe('ok');
+
+      const other = await m.seller(t.db, company, 'member');
+      await m.listing(t.db, other, company);
+      await t.db.query(`REVOKE INSERT ON messaging_outbox FROM ${ROLE}`);
+      expect(await outcome(session, `UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [other])).toBe('42501');
+      const [still] = await t.db.query<{ member_status: string }>('SELECT member_status FROM sellers WHERE id = $1', [other]);
+      expect(still?.member_status).toBe('active');
+    } finally {
+      await session.end();
+    }
+  });
+});
