@@ -434,10 +434,36 @@ function checkNamesTaken(snapshot: SchemaSnapshot, pending: readonly string[], o
   return problems;
 }
 
+/**
+ * Whether a CHECK on listed_cars.status refuses 'pending_reassignment'. A check on that (text) column alone
+ * is evaluated with the value in place of the column (so `status <> 'pending_reassignment'` is
+ * caught, not only lists that leave it out); a check on more columns, or one that cannot be
+ * evaluated on its own, is judged by whether its text names the value.
+ */
+async function refusesParking(query: Query, check: { values: readonly string[]; expression: string; statusOnly: boolean }): Promise<boolean> {
+  const guess = !check.values.includes('pending_reassignment');
+  if (!check.statusOnly) return guess;
+  // The column's name replaced outside string literals ('...' with '' escapes) and quoted identifiers.
+  const substituted = check.expression
+    .split(/('(?:[^']|'')*'|"(?:[^"]|"")*")/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\bstatus\b/g, "'pending_reassignment'::text")))
+    .join('');
+  try {
+    const [row] = await query<{ allowed: boolean | null }>(`SELECT (${substituted}) AS allowed`);
+    // A CHECK lets NULL pass.
+    return row?.allowed === false;
+  } catch {
+    return guess;
+  }
+}
+
 /** CHECK constraints on listed_cars.status: migration 1 widens listed_cars_status_check, no other may refuse what the routing writes. */
 async function checkListingStatusConstraints(query: Query): Promise<PreflightProblem[]> {
-  const rows = await query<{ name: string; definition: string }>(
-    `SELECT k.conname AS name, pg_get_constraintdef(k.oid) AS definition
+  const rows = await query<{ name: string; definition: string; expression: string; status_only: boolean }>(
+    `SELECT k.conname AS name, pg_get_constraintdef(k.oid) AS definition, pg_get_expr(k.conbin, k.conrelid) AS expression,
+            k.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = k.conrelid AND attname = 'status')]
+              AND (SELECT atttypid FROM pg_attribute WHERE attrelid = k.conrelid AND attname = 'status')
+                  IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype) AS status_only
        FROM pg_constraint k
       WHERE k.conrelid = (quote_ident(current_schema()) || '.listed_cars')::regclass AND k.contype = 'c'
         AND (SELECT attnum FROM pg_attribute WHERE attrelid = k.conrelid AND attname = 'status') = ANY (k.conkey)`,
@@ -457,7 +483,7 @@ async function checkListingStatusConstraints(query: Query): Promise<PreflightPro
           find,
         });
       }
-    } else if (!values.includes('pending_reassignment')) {
+    } else if (await refusesParking(query, { values, expression: rows.find((r) => r.name === name)!.expression, statusOnly: rows.find((r) => r.name === name)!.status_only })) {
       problems.push({
         problem: `The CHECK constraint ${name} on listed_cars.status would refuse 'pending_reassignment': ${definition}.`,
         because: "The routing parks a listing nobody in its company can take over as 'pending_reassignment'.",

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
-import type { PreflightProblem } from '../../functions/migration-runner/preflight';
+import { runPreflight, type PreflightProblem } from '../../functions/migration-runner/preflight';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
 import { schemaCatalog, type SchemaCatalog } from '../helpers/catalog';
@@ -312,5 +312,35 @@ describe('a marketplace built the knex way with uuid ids, and a problem of every
     await t.db.query(`UPDATE sellers SET member_status = 'active' WHERE email = 'mia@fjord.example'`);
     await rollbackAll(t.url);
     expect(await marketplaceCatalog(t)).toEqual(fixed);
+  });
+});
+
+describe("a CHECK of the marketplace's on listed_cars.status", () => {
+  it("is reported when it would refuse 'pending_reassignment', whether it lists the statuses or excludes that one, and not otherwise", async () => {
+    const t = await createTestDatabase();
+    try {
+      await runMessagingMigrations({ connectionString: t.url, createBaseSchema: true }).then((r) => {
+        if (!r.ok) throw new Error('setup: migrating failed');
+      });
+      await rollbackAll(t.url);
+      // The pre-flight alone (every migration pending): it changes nothing, so each case starts alike.
+      const refusedChecks = async (constraint: string) => {
+        await t.db.query(`ALTER TABLE listed_cars ADD CONSTRAINT listed_cars_status_rule ${constraint} NOT VALID`);
+        try {
+          const report = await runPreflight((sql, params) => t.db.query(sql, params), { applied: [] });
+          return report.problems.map((p) => p.problem).filter((p) => p.includes('listed_cars_status_rule'));
+        } finally {
+          await t.db.query('ALTER TABLE listed_cars DROP CONSTRAINT listed_cars_status_rule');
+        }
+      };
+      expect(await refusedChecks(`CHECK (status <> 'pending_reassignment')`)).toEqual([
+        expect.stringMatching(/^The CHECK constraint listed_cars_status_rule on listed_cars\.status would refuse 'pending_reassignment'/),
+      ]);
+      expect(await refusedChecks(`CHECK (length(status) < 12)`)).toHaveLength(1);
+      expect(await refusedChecks(`CHECK (status <> 'reserved')`)).toEqual([]);
+      expect(await refusedChecks(`CHECK (status IN ('draft', 'active', 'sold', 'archived', 'pending_reassignment'))`)).toEqual([]);
+    } finally {
+      await t.drop();
+    }
   });
 });
