@@ -157,7 +157,11 @@ export async function relayOutbox(db: Database, publish: Publisher, options: Rel
     const [batch] = batchesOf(
       ready.map((event) => ({ event, detailType: event.eventType, detail: JSON.stringify(eventDetail(event)), time: new Date(event.occurredAt) })),
     );
-    const answers = await publish(batch!);
+    // An entry over PutEvents' whole-call limit can never go (and would make the call fail for all):
+    // it fails alone. Anything else that makes the call throw (throttling, an outage) ends the run with
+    // no attempt counted, so a long outage dead-letters nothing.
+    const tooBig = batch!.length === 1 && entrySize(batch![0]!) > MAX_BYTES_PER_CALL;
+    const answers = tooBig ? [`EntryTooLarge: ${entrySize(batch![0]!)} bytes, over PutEvents' ${MAX_BYTES_PER_CALL}`] : await publish(batch!);
     const ok: string[] = [];
     for (const [i, entry] of batch!.entries()) {
       pending.splice(pending.indexOf(entry.event), 1);
@@ -167,14 +171,16 @@ export async function relayOutbox(db: Database, publish: Publisher, options: Rel
         continue;
       }
       held.add(companyKey(entry.event));
-      const dead = entry.event.publishAttempts + 1 >= maxAttempts;
-      (dead ? deadLettered : failed).push(entry.event.id);
-      await db.query(
+      // Decided on the row as it is now, not as this run read it (another relay may have counted a
+      // try meanwhile), and never undone: a dead-lettered event stays dead.
+      const [marked] = await db.query<{ dead: boolean }>(
         `UPDATE messaging_outbox SET publish_attempts = publish_attempts + 1, last_error = $2,
-                dead_lettered_at = CASE WHEN $3::boolean THEN now() END
-          WHERE id = $1::bigint`,
-        [entry.event.id, error.slice(0, 1000), dead],
+                dead_lettered_at = coalesce(dead_lettered_at, CASE WHEN publish_attempts + 1 >= $3::int THEN now() END)
+          WHERE id = $1::bigint AND published_at IS NULL
+          RETURNING dead_lettered_at IS NOT NULL AS dead`,
+        [entry.event.id, error.slice(0, 1000), maxAttempts],
       );
+      (marked?.dead ? deadLettered : failed).push(entry.event.id);
     }
     if (ok.length > 0) {
       // Marked once PutEvents accepted them: dying before this line publishes them again (at least once).

@@ -52,6 +52,9 @@ export class EventRelay extends Construct {
       timeout: Duration.seconds(50),
       environment: { ...props.environment, EVENT_BUS_NAME: this.bus.eventBusName },
       deadLetterQueue: props.deadLetters,
+      // One relay at a time: a schedule can fire twice, and two relays would publish the same events
+      // twice (allowed: at least once) and race on a failing event's tries.
+      reservedConcurrentExecutions: 1,
     });
     grantDataApiAs(this.handler, props.cluster, props.secret);
     this.bus.grantPutEventsTo(this.handler);

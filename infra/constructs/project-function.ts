@@ -51,6 +51,8 @@ export interface ProjectFunctionProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroups?: ec2.ISecurityGroup[];
   readonly deadLetterQueue?: sqs.IQueue;
+  /** Runs at most this many at once (default: no limit of its own). */
+  readonly reservedConcurrentExecutions?: number;
   /** @default one month */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -119,6 +121,7 @@ export class ProjectFunction extends Construct implements iam.IGrantable {
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
       deadLetterQueue: props.deadLetterQueue,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
       environment,

@@ -36,7 +36,8 @@ export async function secureRouteFunctions(knex: Knex): Promise<void> {
   await ddl(
     knex,
     signatures.flatMap((signature) => [
-      `ALTER FUNCTION ${signature} SECURITY DEFINER SET search_path = ${quoteIdentifier(schema)}, pg_temp`,
+      // ems.transfer_reason reset: a reason the caller's session set must not reach the route's events.
+      `ALTER FUNCTION ${signature} SECURITY DEFINER SET search_path = ${quoteIdentifier(schema)}, pg_temp SET ems.transfer_reason = ''`,
       `REVOKE ALL ON FUNCTION ${signature} FROM PUBLIC`,
       `GRANT EXECUTE ON FUNCTION ${signature} TO ${ROUTE_CALLER_ROLE}`,
     ]),
@@ -49,7 +50,7 @@ export async function unsecureRouteFunctions(knex: Knex): Promise<void> {
   await ddl(
     knex,
     signatures.flatMap((signature) => [
-      `ALTER FUNCTION ${signature} SECURITY INVOKER RESET search_path`,
+      `ALTER FUNCTION ${signature} SECURITY INVOKER RESET ALL`,
       `REVOKE ALL ON FUNCTION ${signature} FROM ${ROUTE_CALLER_ROLE}`,
       `GRANT EXECUTE ON FUNCTION ${signature} TO PUBLIC`,
     ]),

@@ -143,6 +143,46 @@ describe('publishing the outbox', () => {
     expect(row).toEqual({ dead: true, publish_attempts: 3 });
   });
 
+  it('an event too big for any PutEvents call fails alone (and is dead-lettered in time); the other companies keep flowing', async () => {
+    await removal();
+    const other = await removal();
+    // Written as no trigger would (they cap what they write): 300 KB of detail.
+    const [big] = await t.db.query<{ id: string }>(
+      `INSERT INTO messaging_outbox (company_id, event_type, actor, transaction_id, detail)
+       VALUES ($1, 'member.role_changed', 'test', 1, jsonb_build_object('pad', repeat('x', 300000))) RETURNING id::text`,
+      [other.companyId],
+    );
+    const result = await relayOutbox(t.db, publish, { maxAttempts: 1 });
+    expect(result.deadLettered).toEqual([big!.id]);
+    expect(aws.putEvents).toHaveLength(6);
+    const [row] = await t.db.query<{ last_error: string }>('SELECT last_error FROM messaging_outbox WHERE id = $1', [big!.id]);
+    expect(row!.last_error).toMatch(/^EntryTooLarge/);
+  });
+
+  it('a try counted by a relay that read the event earlier never brings a dead-lettered event back', async () => {
+    await removal();
+    aws.refuseEntry = () => 'ThrottlingException';
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reading!: () => void;
+    const read = new Promise<void>((resolve) => (reading = resolve));
+    // Relay A reads the events, then stalls in PutEvents.
+    const stalled = relayOutbox(t.db, async (entries) => {
+      reading();
+      await gate;
+      return publish(entries);
+    }, { maxAttempts: 2 });
+    await read;
+    // Relay B, meanwhile, fails the same event twice: dead-lettered.
+    await relayOutbox(t.db, publish, { maxAttempts: 2 });
+    const b = await relayOutbox(t.db, publish, { maxAttempts: 2 });
+    expect(b.deadLettered).toHaveLength(1);
+    release();
+    await stalled;
+    const [row] = await t.db.query<{ dead: boolean }>('SELECT dead_lettered_at IS NOT NULL AS dead FROM messaging_outbox WHERE id = $1', [b.deadLettered[0]]);
+    expect(row!.dead).toBe(true);
+  });
+
   it('prunes published events older than the retention, and keeps the rest', async () => {
     await removal();
     await relayOutbox(t.db, publish);

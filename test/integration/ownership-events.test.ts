@@ -187,3 +187,70 @@ it('event ids only grow, so the relay can publish in order', async () => {
   const ids = rows.map((r) => BigInt(r.id));
   for (let i = 1; i < ids.length; i += 1) expect(ids[i]! > ids[i - 1]!).toBe(true);
 });
+
+describe('what a caller or a trigger cannot bend', () => {
+  it("a reason the API caller's session set does not reach the route's events; the audit and the events agree", async () => {
+    const d = await dealership(1);
+    const session = new PgDatabase(t.apiUrl, { max: 1, applicationName: 'ems-test-api' });
+    try {
+      const events = await eventsOf(() =>
+        session.transaction(async (tx) => {
+          await tx.query(`SELECT set_config('ems.transfer_reason', 'forged', false)`);
+          await tx.query(`SELECT api_remove_member($1, 'true', $2, 'the real reason')`, [d.ownerEmail, d.member]);
+        }),
+      );
+      expect(events.map((e) => e.reason)).toEqual(['the real reason', 'the real reason', 'the real reason']);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("a conversation moved by a trigger (its listing moved to another company) carries the log's reason for that move", async () => {
+    const d = await dealership(1);
+    const other = await m.company(t.db);
+    await m.seller(t.db, other, 'owner');
+    const events = await eventsOf(() => t.db.query('UPDATE listed_cars SET company_id = $2 WHERE id = $1', [d.listingIds[0], other]));
+    const moved = events.find((e) => e.event_type === 'conversations.moved')!;
+    const [last] = await t.db.query<{ reason: string }>('SELECT reason FROM conversation_ownership_log WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1', [
+      d.conversationIds[0],
+    ]);
+    expect(moved.detail.logReason).toBe(last!.reason);
+    expect(last!.reason).not.toBe('conversation_started');
+  });
+
+  it('an actor or reason of any length still makes an event that fits a PutEvents call (capped)', async () => {
+    const d = await dealership(1);
+    const events = await eventsOf(() =>
+      t.db.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('ems.reason', repeat('x', 300000), true)`);
+        await tx.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [d.member]);
+      }),
+    );
+    expect(events.length).toBeGreaterThan(0);
+    for (const e of events) expect(e.reason!.length).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe("one company's events, in the order their transactions commit", () => {
+  it('a change waits for an earlier uncommitted change of the same company to commit, so ids follow the commits', async () => {
+    const d = await dealership(1);
+    const first = await t.db.transaction(async (tx) => {
+      await tx.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]);
+      // Meanwhile, in another session: a hand-over in the same company, which must wait.
+      let secondDone = false;
+      const second = t.db.query('UPDATE listed_cars SET current_owner_id = $2 WHERE id = $1', [d.listingIds[0], d.owner]).then(() => {
+        secondDone = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(secondDone).toBe(false);
+      // Wrapped: returning the promise itself would make the transaction wait for it before committing.
+      return { second };
+    });
+    await first.second;
+    const rows = await t.db.query<{ event_type: string }>(
+      `SELECT event_type FROM messaging_outbox WHERE company_id = $1 AND event_type IN ('member.role_changed', 'listings.handed_over') ORDER BY id`,
+      [d.companyId],
+    );
+    expect(rows.map((r) => r.event_type)).toEqual(['member.role_changed', 'listings.handed_over']);
+  });
+});

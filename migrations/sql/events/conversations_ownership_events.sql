@@ -9,8 +9,11 @@ BEGIN
             g.company_id, 'conversations.moved',
             jsonb_build_object('fromSellerId', g.from_id, 'toSellerId', g.to_id, 'count', g.total, 'page', g.page + 1,
                                'pages', g.pages, 'conversationIds', to_jsonb(g.ids),
-                               'logReason', (SELECT l.reason FROM conversation_ownership_log l
-                                              WHERE l.conversation_id = g.ids[1] ORDER BY l.id DESC LIMIT 1)))
+                               -- update_conversation_ownership names its reason while it moves (its log row
+                               -- may come after this trigger); the bulk moves log in the same statement.
+                               'logReason', coalesce(nullif(current_setting('ems.transfer_reason', true), ''),
+                                                     (SELECT l.reason FROM conversation_ownership_log l
+                                                       WHERE l.conversation_id = g.ids[1] ORDER BY l.id DESC LIMIT 1))))
     FROM (SELECT company_id, from_id, to_id, page, max(page) OVER w + 1 AS pages, sum(count(*)) OVER w AS total,
                  array_agg(id ORDER BY id) AS ids
             FROM (SELECT n.id, l.company_id, o.seller_id AS from_id, n.seller_id AS to_id,

@@ -3,8 +3,9 @@
 --   member.left_company (the company left) and member.joined_company (the company joined)
 --   member.role_changed
 --   member.removed with "deleted": true                       (DELETE of an active member)
--- Named to fire before sellers_membership_handover (triggers of one kind fire in name order), so a
--- member's event precedes the hand-over events its change causes.
+-- For an UPDATE, named to fire before sellers_membership_handover (triggers of one kind fire in name
+-- order), so a member's event precedes the hand-over events its change causes. For a DELETE the
+-- hand-over happens before the row goes (sellers_delete_guard, BEFORE DELETE): its events come first.
 CREATE OR REPLACE FUNCTION sellers_membership_events() RETURNS trigger
   LANGUAGE plpgsql AS
 $$
