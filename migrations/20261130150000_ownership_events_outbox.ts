@@ -38,6 +38,11 @@ export async function up(knex: Knex): Promise<void> {
     `CREATE INDEX IF NOT EXISTS messaging_outbox_unpublished_idx ON messaging_outbox (id) WHERE published_at IS NULL AND dead_lettered_at IS NULL`,
   ]);
   await ddl(knex, readSqlFile('events/ems_emit_event.sql'));
+  // The search_path the prune function pins (SET ... FROM CURRENT): this schema, pg_temp last.
+  await ddl(knex, [
+    `SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true)`,
+    readSqlFile('events/ems_outbox_prune.sql'),
+  ]);
   // One short transaction per table the triggers go on: a migration under load never holds one
   // table's lock while it waits for another's.
   for (const file of ['events/sellers_membership_events.sql', 'events/listed_cars_ownership_events.sql', 'events/conversations_ownership_events.sql']) {
@@ -58,6 +63,7 @@ export async function down(knex: Knex): Promise<void> {
     'DROP FUNCTION IF EXISTS listed_cars_ownership_events()',
     'DROP FUNCTION IF EXISTS sellers_membership_events()',
     'DROP FUNCTION IF EXISTS ems_emit_event(uuid, text, jsonb)',
+    'DROP FUNCTION IF EXISTS ems_outbox_prune(interval, integer)',
     `-- squawk-ignore ban-drop-table -- the rollback removes what this migration made; npm run migrate:messaging -- --rollback exports the events first
      DROP TABLE IF EXISTS messaging_outbox`,
   ]);

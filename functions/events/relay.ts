@@ -189,13 +189,10 @@ export async function relayOutbox(db: Database, publish: Publisher, options: Rel
     }
   }
 
-  const [prunedRow] = await db.query<{ n: number }>(
-    `WITH old AS (
-       SELECT id FROM messaging_outbox WHERE published_at < now() - $1::interval ORDER BY id LIMIT $2
-     ), gone AS (DELETE FROM messaging_outbox o USING old WHERE o.id = old.id RETURNING 1)
-     SELECT count(*)::int AS n FROM gone`,
-    [options.retention ?? '7 days', options.pruneRows ?? 5000],
-  );
+  const [prunedRow] = await db.query<{ n: number }>(`SELECT ems_outbox_prune($1::interval, $2::int) AS n`, [
+    options.retention ?? '7 days',
+    options.pruneRows ?? 5000,
+  ]);
   const [state] = await db.query<{ oldest: number | string | null; dead: number | string }>(
     `SELECT extract(epoch FROM now() - min(occurred_at) FILTER (WHERE published_at IS NULL AND dead_lettered_at IS NULL))::float8 AS oldest,
             count(*) FILTER (WHERE dead_lettered_at IS NOT NULL)::int AS dead

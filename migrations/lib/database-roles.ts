@@ -112,7 +112,7 @@ export const DATABASE_ROLE_PROBLEMS_SQL = `
   UNION ALL
   SELECT 'ems_event_relay holds ' || g.privilege_type || ' on ' || g.relname FROM relation_grants g
    WHERE g.grantee = to_regrole('ems_event_relay')
-     AND NOT (g.relname = 'messaging_outbox' AND g.privilege_type IN ('SELECT', 'DELETE'))
+     AND NOT (g.relname = 'messaging_outbox' AND g.privilege_type = 'SELECT')
      AND NOT (g.relname IN ('messaging_outbox.published_at', 'messaging_outbox.publish_attempts', 'messaging_outbox.last_error',
                             'messaging_outbox.dead_lettered_at') AND g.privilege_type = 'UPDATE')
   UNION ALL

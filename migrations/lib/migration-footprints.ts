@@ -305,6 +305,7 @@ export const MIGRATION_FOOTPRINTS: Readonly<Record<string, MigrationFootprint>> 
       'constraint:messaging_outbox.messaging_outbox_pkey',
       'function:conversations_ownership_events()',
       'function:ems_emit_event(uuid,text,jsonb)',
+      'function:ems_outbox_prune(interval,integer)',
       'function:listed_cars_ownership_events()',
       'function:sellers_membership_events()',
       'index:messaging_outbox_pkey',

@@ -268,5 +268,13 @@ describe('through the Data API, as the relay login user', () => {
     expect(aws.putEvents.map((e) => e.detail.outboxId)).toEqual(ids);
     await expect(db.query('SELECT * FROM sellers LIMIT 1')).rejects.toMatchObject({ code: '42501' });
     await expect(db.query(`UPDATE messaging_outbox SET detail = '{}'`)).rejects.toMatchObject({ code: '42501' });
+    // Pruning goes through ems_outbox_prune, which deletes only published events: no DELETE of its own.
+    await expect(db.query('DELETE FROM messaging_outbox')).rejects.toMatchObject({ code: '42501' });
+    await t.db.query(`UPDATE messaging_outbox SET published_at = now() - interval '30 days' WHERE id = $1`, [ids[0]]);
+    await removal();
+    const pending = (await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messaging_outbox WHERE published_at IS NULL'))[0]!.n;
+    const [pruned] = await db.query<{ n: number }>(`SELECT ems_outbox_prune('0 seconds'::interval, 1000) AS n`);
+    expect(Number(pruned!.n)).toBe(ids.length);
+    expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messaging_outbox WHERE published_at IS NULL'))[0]!.n).toBe(pending);
   });
 });
