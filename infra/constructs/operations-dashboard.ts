@@ -13,6 +13,7 @@
  *   error type (the adapter's EMF metrics, functions/database/from-config.ts),
  *   and the database errors the handlers saw (their logs: unexpected errors and
  *   5xx refusals such as 503 "database resuming");
+ * - events: published and refused per relay run, the oldest unpublished event's age, dead-lettered events;
  * - verification: the alarms, failed checks by check, invariant violations by class;
  * - migrations: deploy-time slices by outcome, migrations applied, runs
  *   (functions/handlers/migrate.ts EMF metrics).
@@ -35,6 +36,12 @@ import {
   SLICE_OUTCOMES,
 } from '../../functions/handlers/migrate';
 import { DATA_API_ERRORS_METRIC, DATA_API_RETRIES_METRIC } from '../../functions/database/from-config';
+import {
+  DEAD_LETTERED_EVENTS_METRIC,
+  EVENTS_FAILED_METRIC,
+  EVENTS_PUBLISHED_METRIC,
+  OLDEST_PENDING_EVENT_METRIC,
+} from '../../functions/events/relay-metrics';
 import { CHECK_FAILED_METRIC, INVARIANT_VIOLATIONS_METRIC, VERIFICATION_FAILED_METRIC } from '../../functions/handlers/scheduled-verification';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../names';
 import type { ProjectFunction } from './project-function';
@@ -226,6 +233,28 @@ export class OperationsDashboard extends Construct {
         view: cloudwatch.LogQueryVisualizationType.TABLE,
         width: FULL,
         height: 5,
+      }),
+    );
+
+    this.dashboard.addWidgets(header('## Events (the outbox, published to the bus by the relay every minute)'));
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Events published and refused per relay run',
+        left: [custom(EVENTS_PUBLISHED_METRIC, cloudwatch.Stats.SUM, {}, 'published'), custom(EVENTS_FAILED_METRIC, cloudwatch.Stats.SUM, {}, 'refused')],
+        leftYAxis: { min: 0 },
+        width: THIRD,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Oldest unpublished event (s)',
+        left: [custom(OLDEST_PENDING_EVENT_METRIC, cloudwatch.Stats.MAXIMUM, {}, 'age')],
+        leftYAxis: { min: 0 },
+        width: THIRD,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-lettered events (in the outbox)',
+        left: [custom(DEAD_LETTERED_EVENTS_METRIC, cloudwatch.Stats.MAXIMUM, {}, 'dead-lettered')],
+        leftYAxis: { min: 0 },
+        width: THIRD,
       }),
     );
 

@@ -18,6 +18,7 @@ const metricsDisabled = vi.hoisted(() => {
 });
 import { ROUTES } from '../../functions/http/routes';
 import { DATA_API_ERRORS_METRIC, DATA_API_RETRIES_METRIC, useDatabase } from '../../functions/database/from-config';
+import { DEAD_LETTERED_EVENTS_METRIC, EVENTS_FAILED_METRIC, EVENTS_PUBLISHED_METRIC, OLDEST_PENDING_EVENT_METRIC } from '../../functions/events/relay-metrics';
 import {
   MIGRATION_RUNS_METRIC,
   MIGRATION_SLICES_METRIC,
@@ -161,6 +162,13 @@ describe('the operations dashboard', () => {
     expect(metricsNamed(widgets, METRICS_NAMESPACE, VERIFICATION_FAILED_METRIC)).toContainEqual({ service: SERVICE_NAME });
     expect(raw).toContain(`SEARCH('{${METRICS_NAMESPACE},service,check} MetricName=\\"${CHECK_FAILED_METRIC}\\" service=\\"${SERVICE_NAME}\\"'`);
     expect(raw).toContain(`SEARCH('{${METRICS_NAMESPACE},service,violation} MetricName=\\"${INVARIANT_VIOLATIONS_METRIC}\\"`);
+  });
+
+  it("shows the events: published and refused per relay run, the oldest unpublished event's age, the dead-lettered ones", () => {
+    const { widgets } = dashboardOf(apps.dev!);
+    for (const metric of [EVENTS_PUBLISHED_METRIC, EVENTS_FAILED_METRIC, OLDEST_PENDING_EVENT_METRIC, DEAD_LETTERED_EVENTS_METRIC]) {
+      expect(metricsNamed(widgets, METRICS_NAMESPACE, metric), metric).toContainEqual({ service: SERVICE_NAME });
+    }
   });
 
   it('shows the deploy-time migrations: runs and slices by outcome, migrations applied', () => {
