@@ -1,7 +1,7 @@
 /** Fresh databases for tests, on the server provided by global-setup.ts. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { databaseUrl } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
 import { LOCAL_API_USER, LOCAL_RELAY_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
@@ -49,6 +49,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await db.close();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
+  };
+}
+
+/** For a test file that makes databases as it goes: each is dropped once the file's tests are done. */
+export function databasesDroppedAfterAll(): () => Promise<TestDatabase> {
+  const made: TestDatabase[] = [];
+  afterAll(async () => {
+    await Promise.all(made.map((t) => t.drop()));
+  });
+  return async () => {
+    const t = await createTestDatabase();
+    made.push(t);
+    return t;
   };
 }
 

@@ -19,7 +19,7 @@ import { type LongStep, withProgress } from '../../migrations/lib/progress';
 import { MIGRATION_LONG_STEPS } from '../../migrations/lib/long-steps';
 import { schemaCatalog } from '../helpers/catalog';
 import { commandEnv, runCommand } from '../helpers/cli';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase, databasesDroppedAfterAll } from '../helpers/database';
 import { seedBulkMarketplace } from '../helpers/existing-marketplace';
 import { recordedMigrations, withKnex } from '../helpers/migrations';
 import { contentFingerprint } from '../helpers/snapshot';
@@ -27,15 +27,7 @@ import { contentFingerprint } from '../helpers/snapshot';
 const ALL = MIGRATIONS.map((m) => m.name);
 const [BASELINE, M1, M2] = ALL as [string, string, string];
 
-const databases: TestDatabase[] = [];
-async function database(): Promise<TestDatabase> {
-  const t = await createTestDatabase();
-  databases.push(t);
-  return t;
-}
-afterAll(async () => {
-  await Promise.all(databases.map((t) => t.drop()));
-});
+const database = databasesDroppedAfterAll();
 
 const flat = (text: string) => text.replace(/\s+/g, ' ');
 

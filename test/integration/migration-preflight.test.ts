@@ -12,20 +12,12 @@ import { verifyInstallation } from '../../functions/verification/verify';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
 import { schemaCatalog, type SchemaCatalog } from '../helpers/catalog';
 import { commandEnv, runCommand, type CommandResult } from '../helpers/cli';
-import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, type TestDatabase, databasesDroppedAfterAll } from '../helpers/database';
 import { createKnexMarketplace } from '../helpers/knex-marketplace';
 import { ALL_MIGRATION_NAMES, recordedMigrations, rollbackAll } from '../helpers/migrations';
 import { contentFingerprint } from '../helpers/snapshot';
 
-const databases: TestDatabase[] = [];
-async function database(): Promise<TestDatabase> {
-  const t = await createTestDatabase();
-  databases.push(t);
-  return t;
-}
-afterAll(async () => {
-  await Promise.all(databases.map((t) => t.drop()));
-});
+const database = databasesDroppedAfterAll();
 
 /** The catalog without knex's bookkeeping, which a knex command creates before it runs anything. */
 async function marketplaceCatalog(t: TestDatabase): Promise<SchemaCatalog> {
