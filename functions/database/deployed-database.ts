@@ -16,20 +16,25 @@ export interface DeployedDatabaseOptions {
   readonly dataApi?: RDSDataClient;
 }
 
+/** The Data API to a deployed cluster as the user of `secretArn`, for an operator's command. */
+export function operatorDatabase(target: { clusterArn: string; databaseName: string; secretArn: string }, dataApi?: RDSDataClient): DataApiDatabase {
+  return new DataApiDatabase({
+    resourceArn: target.clusterArn,
+    secretArn: target.secretArn,
+    database: target.databaseName,
+    ...(dataApi ? { client: dataApi } : {}),
+    // A paused cluster resumes in seconds; an operator can wait a little longer than an API caller.
+    retry: { maxTotalWaitMs: 60_000 },
+  });
+}
+
 export async function deployedReadOnlyDatabase(stackName: string, options: DeployedDatabaseOptions = {}): Promise<DataApiDatabase> {
   const outputs = requireOutputs(stackName, await readStackOutputs(stackName, options.cloudFormation), {
     clusterArn: DATA_STACK_OUTPUTS.clusterArn,
     databaseName: DATA_STACK_OUTPUTS.databaseName,
     secretArn: DATA_STACK_OUTPUTS.verifierSecretArn,
   });
-  const db = new DataApiDatabase({
-    resourceArn: outputs.clusterArn,
-    secretArn: outputs.secretArn,
-    database: outputs.databaseName,
-    ...(options.dataApi ? { client: options.dataApi } : {}),
-    // A paused cluster resumes in seconds; an operator can wait a little longer than an API caller.
-    retry: { maxTotalWaitMs: 60_000 },
-  });
+  const db = operatorDatabase(outputs, options.dataApi);
   try {
     await db.query('SELECT 1');
   } catch (error) {

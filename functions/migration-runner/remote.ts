@@ -9,7 +9,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { DataApiDatabase } from '../database/data-api-adapter';
+import { operatorDatabase } from '../database/deployed-database';
 import { ROLLBACK_CONFIRMATION, type OperatorAction, type OperatorResponse } from '../handlers/migrate';
 import { EXPORT_PAGE_ROWS, exportMessagingData, type RollbackResult } from './rollback';
 import { EXIT_FAILED, EXIT_OK } from '../shared/command-line';
@@ -113,13 +113,7 @@ export async function rollbackOnStack(stackName: string, directory: string, opti
     secretArn: DATA_STACK_OUTPUTS.masterSecretArn,
     functionName: DATA_STACK_OUTPUTS.migrationFunction,
   });
-  const db = new DataApiDatabase({
-    resourceArn: outputs.clusterArn,
-    secretArn: outputs.secretArn,
-    database: outputs.databaseName,
-    ...(options.dataApi ? { client: options.dataApi } : {}),
-    retry: { maxTotalWaitMs: 60_000 },
-  });
+  const db = operatorDatabase(outputs, options.dataApi);
   let summary;
   try {
     summary = await exportMessagingData(db, directory, EXPORT_PAGE_ROWS.dataApi);
