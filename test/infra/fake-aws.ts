@@ -279,3 +279,21 @@ export async function startFakeAws(): Promise<FakeAws> {
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * The environment of a command line that must reach these stand-ins and nothing else: test
+ * credentials and region, no profile or config file of the machine, and the endpoints given
+ * (AWS_ENDPOINT_URL for every service, or AWS_ENDPOINT_URL_<SERVICE> for one).
+ */
+export function awsCommandEnvironment(endpoints: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...endpoints,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_PROFILE: '',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+}

@@ -18,7 +18,7 @@ import { createBaseSchemaOnly } from '../helpers/migrations';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
 import { createMigratedDatabase, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { runCommand } from '../helpers/cli';
-import { startFakeAws, type FakeAws } from './fake-aws';
+import { awsCommandEnvironment, startFakeAws, type FakeAws } from './fake-aws';
 
 const DATA = 'EnhancedMessaging-prod-Data';
 const API = 'EnhancedMessaging-prod-Api';
@@ -40,18 +40,12 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const env = () => ({
-  ...process.env,
-  DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/not-used-with-stack',
-  AWS_ENDPOINT_URL_CLOUDFORMATION: aws.endpoint,
-  AWS_ENDPOINT_URL_RDS_DATA: dataApi.url,
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-  AWS_PROFILE: '',
-  AWS_CONFIG_FILE: '/dev/null',
-  AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-});
+const env = () =>
+  awsCommandEnvironment({
+    DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/not-used-with-stack',
+    AWS_ENDPOINT_URL_CLOUDFORMATION: aws.endpoint,
+    AWS_ENDPOINT_URL_RDS_DATA: dataApi.url,
+  });
 const verify = (args: string) => runCommand(`node --import tsx functions/verification/cli.ts ${args}`, env());
 
 describe('npm run verify -- --stack', () => {

@@ -11,7 +11,7 @@ import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD_FLOW, cognitoIdToken, randomPassword, TokenRefusedError, USER_POOL_OUTPUTS } from '../../functions/local/cognito-token';
 import { runCommand } from '../helpers/cli';
-import { startFakeAws, type FakeAws } from './fake-aws';
+import { awsCommandEnvironment, startFakeAws, type FakeAws } from './fake-aws';
 import { acknowledgements, onlyResource, synthesize } from './synth';
 
 describe('what the stacks allow', () => {
@@ -123,16 +123,7 @@ describe('cognitoIdToken', () => {
 });
 
 describe('npm run token -- --stack', () => {
-  const env = () => ({
-    ...process.env,
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_PROFILE: '',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  });
+  const env = () => awsCommandEnvironment({ AWS_ENDPOINT_URL: aws.endpoint });
   const token = (args: string) => runCommand(`node --import tsx functions/local/token.ts ${args}`, env());
 
   it('prints the ID token alone on stdout and what it did on stderr', async () => {
