@@ -142,7 +142,11 @@ export async function relayOutbox(db: Database, publish: Publisher, options: Rel
   const held = new Set<string>();
   const companyKey = (event: OutboxEvent) => event.companyId ?? 'independent';
 
-  const pending = rows.map(toEvent);
+  // Each event's entry is built once; the loop below only chooses which go in the next call.
+  const entryOf = new Map<OutboxEvent, PublishEntry>(
+    rows.map(toEvent).map((event) => [event, { event, detailType: event.eventType, detail: JSON.stringify(eventDetail(event)), time: new Date(event.occurredAt) }]),
+  );
+  const pending = [...entryOf.keys()];
   while (pending.length > 0) {
     // One event per company per call: PutEvents accepts or refuses each entry on its own, so a
     // company's later event in the same call could go out past an earlier one it refused.
@@ -154,9 +158,7 @@ export async function relayOutbox(db: Database, publish: Publisher, options: Rel
       return true;
     });
     if (ready.length === 0) break;
-    const [batch] = batchesOf(
-      ready.map((event) => ({ event, detailType: event.eventType, detail: JSON.stringify(eventDetail(event)), time: new Date(event.occurredAt) })),
-    );
+    const [batch] = batchesOf(ready.map((event) => entryOf.get(event)!));
     // An entry over PutEvents' whole-call limit can never go (and would make the call fail for all):
     // it fails alone. Anything else that makes the call throw (throttling, an outage) ends the run with
     // no attempt counted, so a long outage dead-letters nothing.

@@ -471,7 +471,7 @@ async function checkListingStatusConstraints(query: Query): Promise<PreflightPro
   const problems: PreflightProblem[] = [];
   const known = ROUTING_VALUES['listed_cars.status'] as readonly string[];
   const find = `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'listed_cars'::regclass AND contype = 'c';`;
-  for (const { name, definition } of rows) {
+  for (const { name, definition, expression, status_only: statusOnly } of rows) {
     const values = (definition.match(/'((?:[^']|'')*)'/g) ?? []).map((v) => v.slice(1, -1).replace(/''/g, "'"));
     if (name === 'listed_cars_status_check') {
       const inList = /^CHECK \(+\(?status\)?(::text)? = ANY \(/.test(definition) || /^CHECK \(+status IN \(/.test(definition);
@@ -483,7 +483,7 @@ async function checkListingStatusConstraints(query: Query): Promise<PreflightPro
           find,
         });
       }
-    } else if (await refusesParking(query, { values, expression: rows.find((r) => r.name === name)!.expression, statusOnly: rows.find((r) => r.name === name)!.status_only })) {
+    } else if (await refusesParking(query, { values, expression, statusOnly })) {
       problems.push({
         problem: `The CHECK constraint ${name} on listed_cars.status would refuse 'pending_reassignment': ${definition}.`,
         because: "The routing parks a listing nobody in its company can take over as 'pending_reassignment'.",
