@@ -11,6 +11,7 @@ import { getDatabase } from '../database/from-config';
 import type { Database } from '../database/port';
 import type { Identity } from '../domain/api-routes';
 import { PayloadTooLargeError, UnauthorizedError, ValidationError } from '../domain/errors';
+import { EVENTS_PENDING_LOG_FIELD, wakesEventRelay } from '../events/wake-up';
 import { config } from '../shared/config';
 import { logger, metrics, startInvocation } from '../shared/observability';
 import { json, mapError } from './responses';
@@ -173,7 +174,10 @@ function defineHandler(route: RouteDefinition, run: AnyRun, countMetrics?: AnyMe
     metrics.addMetric('Requests', MetricUnit.Count, 1);
     metrics.addMetric('Latency', MetricUnit.Milliseconds, ms);
     metrics.publishStoredMetrics();
-    logger.info('request handled', { ...fields, status: response.statusCode, ms });
+    // A membership or ownership write: the field wakes the event relay through the log group's
+    // subscription filter (functions/events/wake-up.ts), so the request makes no call of its own.
+    const wake = wakesEventRelay(route, response.statusCode) ? { [EVENTS_PENDING_LOG_FIELD]: true } : {};
+    logger.info('request handled', { ...fields, status: response.statusCode, ms, ...wake });
     return response;
   };
 }

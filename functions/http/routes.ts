@@ -26,6 +26,12 @@ export interface RouteDefinition {
   /** JSON body (`NoBody` for a route that reads none). */
   readonly body: z.ZodMiniType;
   readonly successStatus?: number;
+  /**
+   * A successful answer means membership or ownership changed, so the events outbox has new rows:
+   * the event relay is woken right after it (functions/events/wake-up.ts; README: Events). Routes
+   * that only rarely move ownership (POST /messages) are left to the relay's schedule.
+   */
+  readonly writesEvents?: boolean;
 }
 
 export const ROUTES = [
@@ -59,6 +65,8 @@ export const ROUTES = [
     params: schemas.NoParams,
     body: schemas.SendMessageBody,
     successStatus: 201,
+    // Not writesEvents: the hot route, and it moves a conversation only rarely (a message to a
+    // listing whose holder changed); its events wait for the relay's schedule (at most a minute).
   },
   {
     id: 'getCompanyStats',
@@ -79,6 +87,7 @@ export const ROUTES = [
     summary: "Removes a member; their active listings and open conversations move to the company's fallback recipient.",
     params: schemas.SellerParams,
     body: schemas.RemoveMemberBody,
+    writesEvents: true,
   },
   {
     id: 'reactivateMember',
@@ -89,6 +98,7 @@ export const ROUTES = [
     summary: 'Reactivates a member, optionally restoring the listings the fallback still holds.',
     params: schemas.SellerParams,
     body: schemas.ReactivateMemberBody,
+    writesEvents: true,
   },
   {
     id: 'listMessageHandlers',
@@ -109,6 +119,9 @@ export const ROUTES = [
     summary: 'Adds, re-prioritises or deactivates message handlers, all or nothing.',
     params: schemas.NoParams,
     body: schemas.MessageHandlersBody,
+    // A handler deactivated hands what it holds down the chain (trigger
+    // company_message_handlers_release): listings.handed_over and conversations.moved.
+    writesEvents: true,
   },
   {
     id: 'health',
