@@ -10,6 +10,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ROUTES, type RouteDefinition } from '../functions/http/routes';
 import type { InfraConfig } from './config';
 import { MessagingHttpApi, type JwtSettings } from './constructs/http-api';
 import { clusterIdentifierOf, DATABASE_NAME } from './constructs/messaging-database';
@@ -83,6 +84,11 @@ export class ApiStack extends Stack {
       // Consumers attach their rules to the bus: only the disposable dev stage deletes it.
       removalPolicy: config.isDev ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
+    // Right after a membership write, not a minute later: through each such route's log (no call in the request).
+    for (const route of ROUTES as readonly RouteDefinition[]) {
+      const handler = this.httpApi.handlers[route.id];
+      if (route.writesEvents && handler) this.events.wakeAfterWritesOf(route.id, handler);
+    }
 
     this.dashboard = new OperationsDashboard(this, 'Operations', {
       dashboardName: `EnhancedMessaging-${config.stage}`,

@@ -1,22 +1,33 @@
 /**
  * Ownership and membership events on an EventBridge bus: the stack's bus, the relay Lambda that
- * publishes the outbox to it every minute (functions/handlers/event-relay.ts, through the Data API
- * as its own login user), and the alarms: an event older than EVENT_BACKLOG_ALARM_SECONDS still
- * unpublished, an event dead-lettered, the relay failing.
+ * publishes the outbox to it every minute and right after the API's membership writes
+ * (functions/handlers/event-relay.ts, through the Data API as its own login user), and the alarms:
+ * an event older than EVENT_BACKLOG_ALARM_SECONDS still unpublished, an event dead-lettered, the
+ * relay failing.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { LambdaDestination } from 'aws-cdk-lib/aws-logs-destinations';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEAD_LETTERED_EVENTS_METRIC, OLDEST_PENDING_EVENT_METRIC } from '../../functions/events/relay-metrics';
+import { EVENTS_PENDING_LOG_FIELD } from '../../functions/events/wake-up';
 import { grantDataApiAs } from './messaging-database';
 import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-function';
+
+/**
+ * What the relay's subscription filters match in a route's log: the 'request handled' line of an
+ * answer that may have written events (functions/events/wake-up.ts). Rendered
+ * `{ $.eventsMayBePending IS TRUE }`.
+ */
+export const EVENTS_PENDING_FILTER_PATTERN = logs.FilterPattern.booleanValue(`$.${EVENTS_PENDING_LOG_FIELD}`, true);
 
 /** The backlog alarm: an event still unpublished this long after it happened (the relay runs every minute). */
 export const EVENT_BACKLOG_ALARM_SECONDS = 10 * 60;
@@ -97,5 +108,27 @@ export class EventRelay extends Construct {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
+  }
+
+  /**
+   * Runs the relay right after `route`'s function logs an answer that may have written events:
+   * a subscription filter on its log group, matching EVENTS_PENDING_FILTER_PATTERN, whose
+   * destination is the relay (LambdaDestination also lets logs.amazonaws.com invoke it, from that
+   * log group only). Typically a few seconds after the write; the schedule stays the backstop.
+   *
+   * CloudWatch Logs invokes the relay asynchronously. With its reserved concurrency of 1, an
+   * invocation that arrives while a relay runs is throttled, and Lambda's asynchronous queue retries
+   * it (from 1 s, backing off to at most 5 min, for up to 6 h: the default maximum event age,
+   * kept, since an expired event would go to the dead-letter queue and alarm for nothing); one that
+   * finds nothing left to publish just ends. So a burst of writes costs invocations, never a second
+   * relay at once. The relay does not read the log lines: any subscription delivery, the control
+   * message CloudWatch Logs sends when the filter is created included, means "look at the outbox".
+   */
+  wakeAfterWritesOf(route: string, fn: ProjectFunction): logs.SubscriptionFilter {
+    return fn.logGroup.addSubscriptionFilter('WakeEventRelay', {
+      filterName: `wake-event-relay-${route}`,
+      filterPattern: EVENTS_PENDING_FILTER_PATTERN,
+      destination: new LambdaDestination(this.handler.function),
+    });
   }
 }

@@ -1,5 +1,10 @@
-/** API Gateway HTTP API (payload 2.0) events for invoking handlers directly: the one fixture builder. */
+/**
+ * Events for invoking handlers directly, the one fixture builder: API Gateway HTTP API (payload
+ * 2.0) events for the route handlers, and the event relay's (its schedule's, and a CloudWatch Logs
+ * subscription's).
+ */
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ApiEvent } from '../../functions/http/handler-kit';
 import { ROUTES, type RouteId } from '../../functions/http/routes';
@@ -64,4 +69,36 @@ export function requestReachingTheDatabase(routeId: RouteId): EventOptions {
     health: {},
   };
   return { ...requests[routeId], claims: claimsFor('nobody@nowhere.test') };
+}
+
+/** What an EventBridge schedule rule sends its target (the relay's every minute). */
+export function scheduledEvent(ruleArn = 'arn:aws:events:us-east-1:123456789012:rule/EnhancedMessaging-test-Api-EventsSchedule'): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [ruleArn],
+    detail: {},
+  };
+}
+
+/**
+ * What a CloudWatch Logs subscription filter sends a Lambda destination: `{ awslogs: { data } }`,
+ * the data a gzipped, base64-encoded DATA_MESSAGE with the log group's matching lines.
+ */
+export function logsSubscriptionEvent(options: { logGroup: string; filterName: string; messages: readonly string[] }): { awslogs: { data: string } } {
+  const now = Date.now();
+  const message = {
+    messageType: 'DATA_MESSAGE',
+    owner: '123456789012',
+    logGroup: options.logGroup,
+    logStream: `${new Date(now).toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    subscriptionFilters: [options.filterName],
+    logEvents: options.messages.map((text, i) => ({ id: String(BigInt(now) * 1_000_000n + BigInt(i)), timestamp: now, message: text })),
+  };
+  return { awslogs: { data: gzipSync(JSON.stringify(message)).toString('base64') } };
 }

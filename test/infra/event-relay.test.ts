@@ -3,21 +3,26 @@
  * stand-in that speaks PutEvents (test/infra/fake-aws.ts), on a real database: in order, at least
  * once with the outbox id as the key, within PutEvents' limits, held back per company behind a
  * failure, dead-lettered past its attempts, pruned after its retention. The database is reached
- * both ways the relay runs: node-postgres (npm start) and the Data API as the relay's login user.
+ * both ways the relay runs: node-postgres (npm start) and the Data API as the relay's login user;
+ * the relay Lambda itself runs as Lambda runs it, woken by its schedule or by a route's log line.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { PROJECT_ROOT } from '../../functions/database/local-postgres';
+import { EVENTS_PENDING_LOG_FIELD } from '../../functions/events/wake-up';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataApiDatabase } from '../../functions/database/data-api-adapter';
 import type { Database } from '../../functions/database/port';
 import { eventBridgePublisher } from '../../functions/events/publishers';
 import { batchesOf, entrySize, MAX_BYTES_PER_CALL, relayOutbox, type PublishEntry } from '../../functions/events/relay';
+import { logsSubscriptionEvent, scheduledEvent } from '../helpers/api-events';
 import { LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN, startDataApiEndpoint, type DataApiEndpoint } from '../helpers/data-api-endpoint';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import { dataApiEnvironment, invokeInFreshProcess, lambdaContext, type Invocation } from '../helpers/lambda-sandbox';
 import * as m from '../helpers/marketplace';
 import { startFakeAws, type FakeAws } from './fake-aws';
 
@@ -276,5 +281,66 @@ describe('through the Data API, as the relay login user', () => {
     const [pruned] = await db.query<{ n: number }>(`SELECT ems_outbox_prune('0 seconds'::interval, 1000) AS n`);
     expect(Number(pruned!.n)).toBe(ids.length);
     expect((await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messaging_outbox WHERE published_at IS NULL'))[0]!.n).toBe(pending);
+  });
+});
+
+describe('the relay Lambda (functions/handlers/event-relay.ts), in a fresh process as Lambda runs it', () => {
+  const FUNCTION_NAME = 'EnhancedMessaging-test-Api-EventsHandler';
+  let endpoint: DataApiEndpoint;
+  beforeAll(async () => {
+    endpoint = await startDataApiEndpoint({ connectionString: t.relayUrl });
+  });
+  afterAll(async () => endpoint?.close());
+
+  const run = (invocations: readonly Invocation[]) =>
+    invokeInFreshProcess({
+      module: path.join(PROJECT_ROOT, 'functions/handlers/event-relay.ts'),
+      nodeArgs: ['--import', 'tsx'],
+      cwd: PROJECT_ROOT,
+      environment: {
+        ...dataApiEnvironment({ endpointUrl: endpoint.url, database: t.name, functionName: FUNCTION_NAME }),
+        EVENT_BUS_NAME: BUS,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: aws.endpoint,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      invocations,
+    });
+  const relayed = (lines: readonly string[]) =>
+    lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'events relayed');
+
+  it("woken by a route's log line (a CloudWatch Logs subscription event), publishes what is pending through the EventBridge client, and says what woke it", async () => {
+    const d = await removal();
+    const ids = await outboxIds();
+    // The line a removal's handler logs, as the subscription filter delivers it.
+    const line = JSON.stringify({
+      level: 'INFO',
+      message: 'request handled',
+      timestamp: new Date().toISOString(),
+      service: 'enhanced-messaging',
+      route: 'removeMember',
+      status: 200,
+      ms: 41,
+      [EVENTS_PENDING_LOG_FIELD]: true,
+    });
+    const woken = logsSubscriptionEvent({
+      logGroup: '/aws/lambda/EnhancedMessaging-test-Api-HttpremoveMember',
+      filterName: 'wake-event-relay-removeMember',
+      messages: [`2026-01-01T00:00:00.000Z\t${randomUUID()}\tINFO\t${line}`],
+    });
+    const result = await run([
+      { event: woken, context: lambdaContext(FUNCTION_NAME) },
+      // Then the schedule's run: nothing left.
+      { event: scheduledEvent(), context: lambdaContext(FUNCTION_NAME) },
+    ]);
+    expect(aws.putEvents.map((e) => e.detail.outboxId)).toEqual(ids);
+    expect(aws.putEvents.filter((e) => e.detail.companyId === d.companyId).map((e) => e.detailType)).toEqual(['member.removed', 'listings.handed_over', 'conversations.moved']);
+    expect(result.stdoutByInvocation.map((printed) => relayed(printed).map((l) => [l.trigger, l.published]))).toEqual([[['api-write', ids.length]], [['schedule', 0]]]);
+    expect((await t.db.query('SELECT 1 FROM messaging_outbox WHERE published_at IS NULL')).length).toBe(0);
+  });
+
+  it('refuses an event that is neither, before any work', async () => {
+    await removal();
+    await expect(run([{ event: { hello: 'world' }, context: lambdaContext(FUNCTION_NAME) }])).rejects.toThrow(/this event is neither/);
+    expect(aws.putEvents).toEqual([]);
   });
 });

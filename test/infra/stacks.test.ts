@@ -8,7 +8,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/constructs/project-function';
-import { EVENT_BACKLOG_ALARM_SECONDS } from '../../infra/constructs/event-relay';
+import { EVENT_BACKLOG_ALARM_SECONDS, EVENTS_PENDING_FILTER_PATTERN } from '../../infra/constructs/event-relay';
+import { EVENTS_PENDING_LOG_FIELD } from '../../functions/events/wake-up';
 import { MIGRATION_RESOURCE_TYPE } from '../../infra/constructs/schema-migrations';
 import { DEFAULT_TIME_LIMITS } from '../../functions/handlers/migrate';
 import { ENGINE_VERSION } from '../../infra/constructs/messaging-database';
@@ -475,6 +476,37 @@ describe('events', () => {
       const resource = app.apiTemplate.toJSON().Resources[app.api.getLogicalId(alarm.node.defaultChild as never)];
       expect(resource.Properties).toMatchObject({ MetricName: metric, Namespace: METRICS_NAMESPACE, Threshold: threshold, AlarmActions: [topic] });
     }
+  });
+});
+
+describe('the relay woken right after the routes that write events', () => {
+  const relayId = () => app.api.getLogicalId(app.api.events.handler.function.node.defaultChild as never);
+  const logGroupIdOf = (routeId: string) => app.api.getLogicalId(app.api.httpApi.handlers[routeId]!.logGroup.node.defaultChild as never);
+  const marked = ROUTES.filter((r) => 'writesEvents' in r && r.writesEvents).map((r) => r.id);
+
+  it('marks the membership writes in the route table, and not POST /messages (the schedule publishes its rare moves)', () => {
+    expect([...marked].sort()).toEqual(['reactivateMember', 'removeMember', 'updateMessageHandlers']);
+  });
+
+  it("subscribes the relay to each such route's log group, and to no other, matching the field the handler logs", () => {
+    const filters = resourcesOfType(app.apiTemplate, 'AWS::Logs::SubscriptionFilter').map(([, f]) => f.Properties!);
+    expect(filters.map((f) => (f.LogGroupName as { Ref: string }).Ref).sort()).toEqual(marked.map(logGroupIdOf).sort());
+    for (const filter of filters) {
+      expect(filter.DestinationArn).toEqual({ 'Fn::GetAtt': [relayId(), 'Arn'] });
+      expect(filter.FilterPattern).toBe(`{ $.${EVENTS_PENDING_LOG_FIELD} IS TRUE }`);
+      expect(filter.FilterPattern).toBe(EVENTS_PENDING_FILTER_PATTERN.logPatternString);
+    }
+  });
+
+  it('lets CloudWatch Logs invoke the relay from those log groups only', () => {
+    const fromLogs = resourcesOfType(app.apiTemplate, 'AWS::Lambda::Permission')
+      .map(([, p]) => p.Properties!)
+      .filter((p) => p.Principal === 'logs.amazonaws.com');
+    expect(fromLogs).toHaveLength(marked.length);
+    for (const permission of fromLogs) {
+      expect(permission).toMatchObject({ Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': [relayId(), 'Arn'] } });
+    }
+    expect(fromLogs.map((p) => (p.SourceArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt']).sort()).toEqual(marked.map((id) => [logGroupIdOf(id), 'Arn']).sort());
   });
 });
 
