@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PROJECT_ROOT } from '../database/local-postgres';
+import { wakesEventRelay } from '../events/wake-up';
 import type { ApiEvent } from '../http/handler-kit';
 import { openApiDocument } from '../http/openapi';
 import { errorResponse, json } from '../http/responses';
@@ -71,7 +72,15 @@ function readBody(req: http.IncomingMessage): Promise<string | null> {
   });
 }
 
-export async function startLocalServer(options: { port: number; host?: string; tokens: LocalTokens }): Promise<LocalServer> {
+export interface LocalServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly tokens: LocalTokens;
+  /** Called after an answer that may have written events (functions/events/wake-up.ts): `npm start` wakes its relay. */
+  readonly onEventsWritten?: () => void;
+}
+
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const host = options.host ?? '127.0.0.1';
   const handlers = new Map<string, Handler>();
 
@@ -138,7 +147,10 @@ export async function startLocalServer(options: { port: number; host?: string; t
         isBase64Encoded: false,
       };
       const handler = await loadHandler(route, handlers);
-      send(res, await handler(event));
+      const result = await handler(event);
+      send(res, result);
+      // After the answer, not awaited by it: where AWS's log subscription would invoke the relay.
+      if (wakesEventRelay(route, result.statusCode)) options.onEventsWritten?.();
     } catch (error) {
       logger.error('local server failure', error as Error);
       if (!res.headersSent) send(res, errorResponse(500, 'internal_error', 'Something went wrong on our side; it has been logged.'));

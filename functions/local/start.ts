@@ -41,27 +41,24 @@ async function apiConnectionString(adminUrl: string): Promise<string> {
 }
 
 /**
- * The event relay in-process, every 2 s, printing each event instead of publishing it (the bus is
+ * The event relay in-process (functions/local/local-relay.ts): every 2 s and right after an API
+ * answer that may have written events, printing each event instead of publishing it (the bus is
  * AWS's): as the relay's own login user where the server allows it, like the API.
  */
-async function startLocalRelay(adminUrl: string): Promise<{ stop(): Promise<void> }> {
+async function startRelay(adminUrl: string): Promise<{ wake(): void; stop(): Promise<void> }> {
   const { LOCAL_RELAY_USER } = await import('./login-users');
   const { connectionStringAs } = await import('../migration-runner/login-roles');
   const { PgDatabase } = await import('../database/pg-adapter');
-  const { relayOutbox } = await import('../events/relay');
   const { consolePublisher } = await import('../events/publishers');
+  const { startLocalRelay } = await import('./local-relay');
   const apiUrl = process.env.DATABASE_URL ?? adminUrl;
   const url = apiUrl === adminUrl ? adminUrl : connectionStringAs(adminUrl, LOCAL_RELAY_USER);
   const db = new PgDatabase(url, { max: 1, applicationName: 'ems-local-relay' });
-  const publish = consolePublisher();
-  let running: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(() => relayOutbox(db, publish)).catch((error: Error) => console.error(`event relay: ${error.message}`));
-  }, 2000);
+  const relay = startLocalRelay({ db, publish: consolePublisher() });
   return {
+    wake: () => relay.wake(),
     stop: async () => {
-      clearInterval(timer);
-      await running;
+      await relay.stop();
       await db.close();
     },
   };
@@ -116,8 +113,8 @@ async function main(): Promise<undefined | number> {
   useDatabase(db);
 
   const tokens = await localTokens();
-  const server = await startLocalServer({ port: settings.port, host: settings.host, tokens });
-  const relay = await startLocalRelay(databaseUrl);
+  const relay = await startRelay(databaseUrl);
+  const server = await startLocalServer({ port: settings.port, host: settings.host, tokens, onEventsWritten: () => relay.wake() });
   const buyer = await tokens.sign(DEMO.buyers.bob.email);
   const admin = await tokens.sign(DEMO.sellers.olivia.email);
   const u = server.url;

@@ -24,8 +24,8 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
-/** The handlers run on `adapter` (default node-postgres). */
-export async function startLocalApi(options: { adapter?: Adapter } = {}): Promise<LocalApi> {
+/** The handlers run on `adapter` (default node-postgres); `onEventsWritten` as the local server takes it. */
+export async function startLocalApi(options: { adapter?: Adapter; onEventsWritten?: () => void } = {}): Promise<LocalApi> {
   const t = await createMigratedDatabase();
   await loadDemoData(t.db);
   // The handlers log in as the API's user, as in AWS: they may call the route functions, nothing else.
@@ -35,7 +35,7 @@ export async function startLocalApi(options: { adapter?: Adapter } = {}): Promis
   useDatabase(through.db);
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
   const tokens = await localTokens(path.join(keyDir, 'key.json'));
-  const server = await startLocalServer({ port: 0, tokens });
+  const server = await startLocalServer({ port: 0, tokens, onEventsWritten: options.onEventsWritten });
   return {
     t,
     server,
