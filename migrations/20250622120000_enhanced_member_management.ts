@@ -14,7 +14,12 @@ const LISTING_STATUSES_BEFORE = `'draft', 'active', 'sold', 'archived'`;
 // `pending_reassignment`: a removed member's listing that nobody in the company can take over yet.
 const LISTING_STATUSES_AFTER = `'draft', 'active', 'sold', 'archived', 'pending_reassignment'`;
 
+/** One domain per entity id, over the type the marketplace's tables use (migrations/sql/ids/ems_id_domains.sql). */
+export const ID_DOMAINS = ['ems_company_id', 'ems_seller_id', 'ems_buyer_id', 'ems_listing_id', 'ems_conversation_id'] as const;
+
 export async function up(knex: Knex): Promise<void> {
+  // First the id types, read off the marketplace's own tables: everything below is declared with them.
+  await ddl(knex, readSqlFile('ids/ems_id_domains.sql'));
   // A constant default is stored in the catalog (PostgreSQL 11+): no table rewrite.
   await ddl(knex, [
     `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS member_status text NOT NULL DEFAULT 'active'`,
@@ -29,8 +34,8 @@ export async function up(knex: Knex): Promise<void> {
   await ddl(knex, [
     `CREATE TABLE IF NOT EXISTS company_member_audit (
        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-       company_id uuid REFERENCES companies (id),
-       seller_id uuid NOT NULL REFERENCES sellers (id),
+       company_id ems_company_id REFERENCES companies (id),
+       seller_id ems_seller_id NOT NULL REFERENCES sellers (id),
        action text NOT NULL CONSTRAINT company_member_audit_action_check
          CHECK (action IN ('removed', 'suspended', 'reactivated')),
        previous_status text NOT NULL,
@@ -43,7 +48,7 @@ export async function up(knex: Knex): Promise<void> {
        listings_restored integer NOT NULL DEFAULT 0,
        -- squawk-ignore prefer-bigint-over-int -- counts what one membership change moved; int is ample
        conversations_moved integer NOT NULL DEFAULT 0,
-       moved_to_seller_id uuid REFERENCES sellers (id),
+       moved_to_seller_id ems_seller_id REFERENCES sellers (id),
        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
        created_at timestamptz NOT NULL DEFAULT clock_timestamp()
      )`,
@@ -91,7 +96,7 @@ function countQuoted(definition: string): number {
 
 export async function down(knex: Knex): Promise<void> {
   await ddl(knex, [
-    `DROP FUNCTION IF EXISTS get_member_statistics(uuid)`,
+    `DROP FUNCTION IF EXISTS get_member_statistics`,
     `DROP VIEW IF EXISTS active_company_members`,
     `DROP TRIGGER IF EXISTS sellers_member_status_audit ON sellers`,
     `DROP FUNCTION IF EXISTS sellers_member_status_audit()`,
@@ -127,4 +132,6 @@ export async function down(knex: Knex): Promise<void> {
     `-- squawk-ignore ban-drop-column -- down drops only a column its up added
      ALTER TABLE sellers DROP COLUMN IF EXISTS member_status`,
   ]);
+  // Last: nothing of the messaging system uses them any more (a later migration left behind fails here, loudly).
+  await ddl(knex, `DROP DOMAIN IF EXISTS ${ID_DOMAINS.join(', ')}`);
 }

@@ -26,10 +26,10 @@ export const OWNER_TYPES = ['seller', 'company_handler', 'company_admin', 'compa
 
 export async function up(knex: Knex): Promise<void> {
   await ddl(knex, [
-    `ALTER TABLE listed_cars ADD COLUMN IF NOT EXISTS current_owner_id uuid`,
+    `ALTER TABLE listed_cars ADD COLUMN IF NOT EXISTS current_owner_id ems_seller_id`,
     // Constant default: catalog-only, no rewrite. Every pre-existing listing is owned by its seller.
     `ALTER TABLE listed_cars ADD COLUMN IF NOT EXISTS current_owner_type text NOT NULL DEFAULT 'seller'`,
-    `ALTER TABLE listed_cars ADD COLUMN IF NOT EXISTS original_seller_id uuid`,
+    `ALTER TABLE listed_cars ADD COLUMN IF NOT EXISTS original_seller_id ems_seller_id`,
   ]);
 
   await ddl(knex, [

@@ -35,14 +35,14 @@ export const OWNERSHIP_LOG_REASONS = [
 const TABLES = [
   `CREATE TABLE IF NOT EXISTS conversation_ownership_log (
      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-     conversation_id uuid NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-     listing_id uuid NOT NULL,
+     conversation_id ems_conversation_id NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+     listing_id ems_listing_id NOT NULL,
      -- The listing's company, copied so company statistics need not join listed_cars.
-     company_id uuid,
+     company_id ems_company_id,
      -- Plain ids, no foreign keys: an append-only history that outlives the rows it names,
      -- and 20,000 fewer key checks when a busy member is removed.
-     previous_owner_id uuid,
-     new_owner_id uuid,
+     previous_owner_id ems_seller_id,
+     new_owner_id ems_seller_id,
      reason text NOT NULL CONSTRAINT conversation_ownership_log_reason_check
        CHECK (reason IN (${OWNERSHIP_LOG_REASONS.map((r) => `'${r}'`).join(', ')})),
      actor text NOT NULL,
@@ -54,8 +54,8 @@ const TABLES = [
      ON conversation_ownership_log (company_id, changed_at) WHERE reason <> 'conversation_started'`,
   `CREATE TABLE IF NOT EXISTS company_message_handlers (
      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-     company_id uuid NOT NULL REFERENCES companies (id),
-     seller_id uuid NOT NULL REFERENCES sellers (id),
+     company_id ems_company_id NOT NULL REFERENCES companies (id),
+     seller_id ems_seller_id NOT NULL REFERENCES sellers (id),
      -- squawk-ignore prefer-bigint-over-int -- a rank the CHECK keeps between 1 and 1000
      priority integer NOT NULL DEFAULT 100 CONSTRAINT company_message_handlers_priority_check CHECK (priority BETWEEN 1 AND 1000),
      is_active boolean NOT NULL DEFAULT true,
@@ -193,13 +193,13 @@ export async function down(knex: Knex): Promise<void> {
     `DROP FUNCTION IF EXISTS sellers_company_change_reassign()`,
     `DROP TRIGGER IF EXISTS sellers_member_status_reassign ON sellers`,
     `DROP FUNCTION IF EXISTS sellers_member_status_reassign()`,
-    `DROP FUNCTION IF EXISTS ems_restore_member_holdings(uuid)`,
-    `DROP FUNCTION IF EXISTS ems_move_holdings_to_fallback(uuid, uuid, text, text)`,
-    `DROP FUNCTION IF EXISTS update_conversation_ownership(uuid, uuid, text)`,
-    `DROP FUNCTION IF EXISTS ems_locked_listing_recipient(uuid)`,
-    `DROP FUNCTION IF EXISTS ems_locked_fallback(uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS get_listing_message_recipient(uuid)`,
-    `DROP FUNCTION IF EXISTS ems_fallback_recipient(uuid, uuid)`,
+    `DROP FUNCTION IF EXISTS ems_restore_member_holdings`,
+    `DROP FUNCTION IF EXISTS ems_move_holdings_to_fallback`,
+    `DROP FUNCTION IF EXISTS update_conversation_ownership`,
+    `DROP FUNCTION IF EXISTS ems_locked_listing_recipient`,
+    `DROP FUNCTION IF EXISTS ems_locked_fallback`,
+    `DROP FUNCTION IF EXISTS get_listing_message_recipient`,
+    `DROP FUNCTION IF EXISTS ems_fallback_recipient`,
     `-- squawk-ignore ban-drop-table -- down drops only the table its up created (roll back the code using it first)
      DROP TABLE IF EXISTS company_message_handlers`,
     `-- squawk-ignore ban-drop-table -- down drops only the table its up created (roll back the code using it first)

@@ -29,9 +29,9 @@ const COMMENTS: Record<string, string> = {
   'VIEW listing_message_routing': 'Each listing with the recipient get_listing_message_recipient() routes it to.',
   'VIEW active_company_message_handlers': 'Handlers who can receive messages now, with their open-conversation load.',
   'VIEW active_company_members': 'Members whose status is active, with their company.',
-  'FUNCTION get_listing_message_recipient(uuid)': 'Who receives messages about a listing: its active owner, else the company fallback chain.',
-  'FUNCTION update_conversation_ownership(uuid, uuid, text)': 'Moves a conversation to another active member, logged.',
-  'FUNCTION get_member_statistics(uuid)': 'Member counts by status and recent removals/reactivations for a company.',
+  'FUNCTION get_listing_message_recipient': 'Who receives messages about a listing: its active owner, else the company fallback chain.',
+  'FUNCTION update_conversation_ownership': 'Moves a conversation to another active member, logged.',
+  'FUNCTION get_member_statistics': 'Member counts by status and recent removals/reactivations for a company.',
 };
 
 export async function up(knex: Knex): Promise<void> {

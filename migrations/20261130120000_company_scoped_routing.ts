@@ -82,7 +82,7 @@ const SUPERSEDED = [
   `DROP FUNCTION IF EXISTS sellers_member_status_audit()`,
   `DROP FUNCTION IF EXISTS sellers_member_status_reassign()`,
   `DROP FUNCTION IF EXISTS sellers_company_change_reassign()`,
-  `DROP FUNCTION IF EXISTS ems_locked_listing_recipient(uuid)`,
+  `DROP FUNCTION IF EXISTS ems_locked_listing_recipient`,
 ];
 
 const HEAL_BATCH = 500;
@@ -90,7 +90,7 @@ const HEAL_BATCH = 500;
 /** Active listings whose holder may not hold them (written before these rules), in id order. */
 const LISTINGS_TO_HEAL = `
   SELECT l.id FROM listed_cars l LEFT JOIN sellers s ON s.id = l.current_owner_id
-   WHERE l.status = 'active' AND (?::uuid IS NULL OR l.id > ?::uuid)
+   WHERE l.status = 'active' AND (?::ems_listing_id IS NULL OR l.id > ?::ems_listing_id)
      AND NOT coalesce(ems_holder_rule(s.id, s.member_status, s.company_id, l.company_id, l.seller_id), false)
    ORDER BY l.id LIMIT ?`;
 
@@ -100,7 +100,7 @@ const LISTINGS_TO_HEAL = `
  */
 const CONVERSATIONS_TO_HEAL = `
   SELECT c.id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id JOIN sellers s ON s.id = c.seller_id
-   WHERE c.status = 'open' AND (?::uuid IS NULL OR c.id > ?::uuid)
+   WHERE c.status = 'open' AND (?::ems_conversation_id IS NULL OR c.id > ?::ems_conversation_id)
      AND NOT ems_holder_rule(s.id, s.member_status, s.company_id, l.company_id, l.seller_id)
    ORDER BY c.id LIMIT ?`;
 
@@ -127,12 +127,12 @@ export async function up(knex: Knex): Promise<void> {
   await dropConstraint(knex, 'conversation_ownership_log', 'conversation_ownership_log_conversation_id_fkey');
   await dropIndexConcurrently(knex, 'conversation_ownership_log_changed_at_idx');
 
-  await healInBatches(knex, LISTINGS_TO_HEAL, `SELECT ems_reassign_listing(id, 'member_left_company') FROM unnest(?::uuid[]) AS id ORDER BY id`);
+  await healInBatches(knex, LISTINGS_TO_HEAL, `SELECT ems_reassign_listing(id, 'member_left_company') FROM unnest(?::ems_listing_id[]) AS id ORDER BY id`);
   await healInBatches(
     knex,
     CONVERSATIONS_TO_HEAL,
     `SELECT update_conversation_ownership(c.id, ems_lock_listing_recipient(c.listing_id, false), 'owner_inactive')
-       FROM conversations c WHERE c.id = ANY (?::uuid[]) ORDER BY c.id`,
+       FROM conversations c WHERE c.id = ANY (?::ems_conversation_id[]) ORDER BY c.id`,
   );
 
   const missing = await knex.raw(MISSING_OBJECTS_SQL.replace(/\$\d/g, '?'), missingObjectsParameters({ companyScopedRouting: true }));
@@ -171,15 +171,15 @@ export async function down(knex: Knex): Promise<void> {
     `DROP FUNCTION IF EXISTS sellers_membership_handover()`,
     `DROP FUNCTION IF EXISTS sellers_membership_guard()`,
     `DROP FUNCTION IF EXISTS listed_cars_reroute_conversations()`,
-    `DROP FUNCTION IF EXISTS ems_reassign_listing(uuid, text)`,
-    `DROP FUNCTION IF EXISTS ems_locked_listing_taker(uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_lock_listing_recipient(uuid, boolean, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_handover_recipient(uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_assert_not_last_admin(uuid, uuid, text)`,
-    `DROP FUNCTION IF EXISTS ems_lock_companies(uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_lock_holder(uuid, uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_can_hold(uuid, uuid, uuid)`,
-    `DROP FUNCTION IF EXISTS ems_holder_rule(uuid, text, uuid, uuid, uuid)`,
+    `DROP FUNCTION IF EXISTS ems_reassign_listing`,
+    `DROP FUNCTION IF EXISTS ems_locked_listing_taker`,
+    `DROP FUNCTION IF EXISTS ems_lock_listing_recipient`,
+    `DROP FUNCTION IF EXISTS ems_handover_recipient`,
+    `DROP FUNCTION IF EXISTS ems_assert_not_last_admin`,
+    `DROP FUNCTION IF EXISTS ems_lock_companies`,
+    `DROP FUNCTION IF EXISTS ems_lock_holder`,
+    `DROP FUNCTION IF EXISTS ems_can_hold`,
+    `DROP FUNCTION IF EXISTS ems_holder_rule`,
   ]);
   await setInListCheck(knex, 'conversation_ownership_log', 'conversation_ownership_log_reason_check', 'reason', conversationTracking.OWNERSHIP_LOG_REASONS);
   await setInListCheck(knex, 'company_member_audit', 'company_member_audit_action_check', 'action', AUDIT_ACTIONS.slice(0, 3));

@@ -58,29 +58,29 @@ const SQL_FILES = [
   'api/api_health.sql',
 ];
 
-/** The route functions and what only they use, as `DROP FUNCTION` signatures (reverse order). */
+/** The route functions and what only they use, by name (one definition each), in reverse order. */
 const FUNCTIONS = [
-  'api_health(text[])',
-  'api_update_message_handlers(text, text, jsonb)',
-  'api_list_message_handlers(text, text)',
-  'api_reactivate_member(text, text, uuid, boolean, text)',
-  'api_remove_member(text, text, uuid, text)',
-  'api_get_company_stats(text, text)',
-  'api_send_message(text, text, uuid, text)',
-  'api_get_conversation_ownership_history(text, text, uuid)',
-  'api_get_listing_recipient(text, text, uuid)',
-  'ems_company_stats(uuid)',
-  'ems_update_message_handlers(uuid, text, jsonb)',
-  'ems_message_handlers(uuid)',
-  'ems_reactivate_member(uuid, uuid, text, boolean, text)',
-  'ems_remove_member(uuid, uuid, text, text)',
-  'ems_lock_company_member(uuid, uuid)',
-  'ems_send_buyer_message(uuid, uuid, text)',
-  'ems_ownership_history(uuid)',
-  'ems_recipient_json(uuid)',
-  'ems_api_caller(text, text, text)',
-  'ems_iso_time(timestamptz)',
-  'ems_refuse(text, text)',
+  'api_health',
+  'api_update_message_handlers',
+  'api_list_message_handlers',
+  'api_reactivate_member',
+  'api_remove_member',
+  'api_get_company_stats',
+  'api_send_message',
+  'api_get_conversation_ownership_history',
+  'api_get_listing_recipient',
+  'ems_company_stats',
+  'ems_update_message_handlers',
+  'ems_message_handlers',
+  'ems_reactivate_member',
+  'ems_remove_member',
+  'ems_lock_company_member',
+  'ems_send_buyer_message',
+  'ems_ownership_history',
+  'ems_recipient_json',
+  'ems_api_caller',
+  'ems_iso_time',
+  'ems_refuse',
 ];
 
 export async function up(knex: Knex): Promise<void> {
@@ -94,5 +94,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await ddl(knex, FUNCTIONS.map((signature) => `DROP FUNCTION IF EXISTS ${signature}`));
+  await ddl(knex, FUNCTIONS.map((name) => `DROP FUNCTION IF EXISTS ${name}`));
 }

@@ -22,7 +22,7 @@ export async function up(knex: Knex): Promise<void> {
        -- The events of one transaction (one change and what it caused) share it.
        transaction_id bigint NOT NULL,
        -- No foreign key: an event outlives what it reports, and reporting must not lock companies.
-       company_id uuid,
+       company_id ems_company_id,
        event_type text NOT NULL,
        actor text NOT NULL,
        reason text,
@@ -62,7 +62,7 @@ export async function down(knex: Knex): Promise<void> {
     'DROP FUNCTION IF EXISTS conversations_ownership_events()',
     'DROP FUNCTION IF EXISTS listed_cars_ownership_events()',
     'DROP FUNCTION IF EXISTS sellers_membership_events()',
-    'DROP FUNCTION IF EXISTS ems_emit_event(uuid, text, jsonb)',
+    'DROP FUNCTION IF EXISTS ems_emit_event',
     'DROP FUNCTION IF EXISTS ems_outbox_prune(interval, integer)',
     `-- squawk-ignore ban-drop-table -- the rollback removes what this migration made; npm run migrate:messaging -- --rollback exports the events first
      DROP TABLE IF EXISTS messaging_outbox`,

@@ -18,6 +18,7 @@ import * as companyScopedRouting from './20261130120000_company_scoped_routing';
 import * as apiRouteFunctions from './20261130130000_api_route_functions';
 import * as databaseRoles from './20261130140000_database_roles';
 import * as eventsOutbox from './20261130150000_ownership_events_outbox';
+import * as entityIdDomains from './20261206120000_entity_id_domains';
 
 /** knex reads `config.transaction` to run a migration outside a transaction. */
 export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
@@ -46,7 +47,7 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles, eventsOutbox];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles, eventsOutbox, entityIdDomains];
 
 export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 

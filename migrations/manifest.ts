@@ -11,6 +11,8 @@ export const DATABASE_ROLES_MIGRATION = '20261130140000_database_roles.js';
 
 export const EVENTS_OUTBOX_MIGRATION = '20261130150000_ownership_events_outbox.js';
 
+export const ENTITY_ID_DOMAINS_MIGRATION = '20261206120000_entity_id_domains.js';
+
 export const MIGRATION_NAMES = [
   '20250101000000_base_marketplace_schema.js',
   '20250622120000_enhanced_member_management.js',
@@ -21,4 +23,5 @@ export const MIGRATION_NAMES = [
   API_ROUTE_FUNCTIONS_MIGRATION,
   DATABASE_ROLES_MIGRATION,
   EVENTS_OUTBOX_MIGRATION,
+  ENTITY_ID_DOMAINS_MIGRATION,
 ] as const;

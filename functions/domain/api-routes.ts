@@ -22,25 +22,25 @@ const as = (who: Identity) => [who.identity ?? null, who.emailVerified ?? null];
 /** Each answers what the route table says its route answers (`RouteResult`, from the route's response schema). */
 export const apiRoutes = {
   getListingRecipient: (db: Database, who: Identity, listingId: string) =>
-    callFunction<RouteResult<'getListingRecipient'>>(db, 'api_get_listing_recipient($1::text, $2::text, $3::uuid)', [...as(who), listingId]),
+    callFunction<RouteResult<'getListingRecipient'>>(db, 'api_get_listing_recipient($1::text, $2::text, $3::ems_listing_id)', [...as(who), listingId]),
 
   getConversationOwnershipHistory: (db: Database, who: Identity, conversationId: string) =>
-    callFunction<RouteResult<'getConversationOwnershipHistory'>>(db, 'api_get_conversation_ownership_history($1::text, $2::text, $3::uuid)', [
+    callFunction<RouteResult<'getConversationOwnershipHistory'>>(db, 'api_get_conversation_ownership_history($1::text, $2::text, $3::ems_conversation_id)', [
       ...as(who),
       conversationId,
     ]),
 
   sendMessage: (db: Database, who: Identity, listingId: string, body: string) =>
-    callFunction<RouteResult<'sendMessage'>>(db, 'api_send_message($1::text, $2::text, $3::uuid, $4::text)', [...as(who), listingId, body]),
+    callFunction<RouteResult<'sendMessage'>>(db, 'api_send_message($1::text, $2::text, $3::ems_listing_id, $4::text)', [...as(who), listingId, body]),
 
   getCompanyStats: (db: Database, who: Identity) =>
     callFunction<RouteResult<'getCompanyStats'>>(db, 'api_get_company_stats($1::text, $2::text)', as(who)),
 
   removeMember: (db: Database, who: Identity, sellerId: string, reason: string) =>
-    callFunction<RouteResult<'removeMember'>>(db, 'api_remove_member($1::text, $2::text, $3::uuid, $4::text)', [...as(who), sellerId, reason]),
+    callFunction<RouteResult<'removeMember'>>(db, 'api_remove_member($1::text, $2::text, $3::ems_seller_id, $4::text)', [...as(who), sellerId, reason]),
 
   reactivateMember: (db: Database, who: Identity, sellerId: string, restoreListings: boolean, reason: string | undefined) =>
-    callFunction<RouteResult<'reactivateMember'>>(db, 'api_reactivate_member($1::text, $2::text, $3::uuid, $4::boolean, $5::text)', [
+    callFunction<RouteResult<'reactivateMember'>>(db, 'api_reactivate_member($1::text, $2::text, $3::ems_seller_id, $4::boolean, $5::text)', [
       ...as(who),
       sellerId,
       restoreListings,

@@ -22,7 +22,7 @@ export async function removeMember(
   db: Database,
   input: { companyId: string; sellerId: string; actor: string; reason: string },
 ): Promise<RemovalSummary> {
-  return callFunction<RemovalSummary>(db, 'ems_remove_member($1::uuid, $2::uuid, $3::text, $4::text)', [
+  return callFunction<RemovalSummary>(db, 'ems_remove_member($1::ems_company_id, $2::ems_seller_id, $3::text, $4::text)', [
     input.companyId,
     input.sellerId,
     input.actor,
@@ -34,7 +34,7 @@ export async function reactivateMember(
   db: Database,
   input: { companyId: string; sellerId: string; actor: string; restoreListings: boolean; reason?: string },
 ): Promise<ReactivationSummary> {
-  return callFunction<ReactivationSummary>(db, 'ems_reactivate_member($1::uuid, $2::uuid, $3::text, $4::boolean, $5::text)', [
+  return callFunction<ReactivationSummary>(db, 'ems_reactivate_member($1::ems_company_id, $2::ems_seller_id, $3::text, $4::boolean, $5::text)', [
     input.companyId,
     input.sellerId,
     input.actor,

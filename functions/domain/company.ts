@@ -8,13 +8,13 @@ import { callFunction } from './transactions';
 export type CompanyStats = z.output<typeof wire.CompanyStats>;
 
 export async function getCompanyStats(db: Database, companyId: string): Promise<CompanyStats> {
-  return callFunction<CompanyStats>(db, 'ems_company_stats($1::uuid)', [companyId]);
+  return callFunction<CompanyStats>(db, 'ems_company_stats($1::ems_company_id)', [companyId]);
 }
 
 export type MessageHandler = z.output<typeof wire.MessageHandler>;
 
 export async function listMessageHandlers(db: Database, companyId: string): Promise<MessageHandler[]> {
-  return callFunction<MessageHandler[]>(db, 'ems_message_handlers($1::uuid)', [companyId]);
+  return callFunction<MessageHandler[]>(db, 'ems_message_handlers($1::ems_company_id)', [companyId]);
 }
 
 export interface HandlerChange {
@@ -33,7 +33,7 @@ export async function updateMessageHandlers(
   db: Database,
   input: { companyId: string; actor: string; changes: readonly HandlerChange[] },
 ): Promise<MessageHandler[]> {
-  return callFunction<MessageHandler[]>(db, 'ems_update_message_handlers($1::uuid, $2::text, $3::jsonb)', [
+  return callFunction<MessageHandler[]>(db, 'ems_update_message_handlers($1::ems_company_id, $2::text, $3::jsonb)', [
     input.companyId,
     input.actor,
     JSON.stringify(input.changes),

@@ -17,7 +17,7 @@ export type StoredMessage = z.output<typeof wire.StoredMessage>;
 export type OwnershipChange = z.output<typeof wire.OwnershipChange>;
 
 export async function getRecipient(db: Database, listingId: string): Promise<Recipient> {
-  const recipient = await callFunction<Recipient | null>(db, 'ems_recipient_json($1::uuid)', [listingId]);
+  const recipient = await callFunction<Recipient | null>(db, 'ems_recipient_json($1::ems_listing_id)', [listingId]);
   if (!recipient) throw new NotFoundError('listing', listingId);
   return recipient;
 }
@@ -26,11 +26,11 @@ export async function sendBuyerMessage(
   db: Database,
   input: { buyerId: string; listingId: string; body: string },
 ): Promise<StoredMessage> {
-  return callFunction<StoredMessage>(db, 'ems_send_buyer_message($1::uuid, $2::uuid, $3::text)', [input.buyerId, input.listingId, input.body]);
+  return callFunction<StoredMessage>(db, 'ems_send_buyer_message($1::ems_buyer_id, $2::ems_listing_id, $3::text)', [input.buyerId, input.listingId, input.body]);
 }
 
 export async function getOwnershipHistory(db: Database, conversationId: string): Promise<OwnershipChange[]> {
-  const history = await callFunction<OwnershipChange[] | null>(db, 'ems_ownership_history($1::uuid)', [conversationId]);
+  const history = await callFunction<OwnershipChange[] | null>(db, 'ems_ownership_history($1::ems_conversation_id)', [conversationId]);
   if (!history) throw new NotFoundError('conversation', conversationId);
   return history;
 }

@@ -17,6 +17,7 @@ import { CHECKSUM_TABLE } from '../../migrations/lib/checksums';
 import { MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
 import { RELATION_KINDS, type ObjectKind, type Query, type SchemaSnapshot, snapshotSchema } from '../../migrations/lib/schema-snapshot';
 import { journalEntries } from '../../migrations/lib/undo-journal';
+import { ID_TYPES } from '../shared/config';
 
 export const MINIMUM_POSTGRES_MAJOR = 14; // CREATE OR REPLACE TRIGGER
 
@@ -33,7 +34,7 @@ export const ROUTING_VALUES = {
   'messages.sender_type': ['buyer', 'seller'],
 } as const;
 
-/** Ids the messaging objects store, and the columns that refer to each (all must be uuid today). */
+/** Ids the messaging objects store, and the columns that refer to each. */
 const ID_REFERENCES: Record<string, readonly string[]> = {
   'companies.id': ['sellers.company_id', 'listed_cars.company_id'],
   'sellers.id': ['listed_cars.seller_id', 'conversations.seller_id', 'messages.recipient_id'],
@@ -41,7 +42,14 @@ const ID_REFERENCES: Record<string, readonly string[]> = {
   'listed_cars.id': ['conversations.listing_id'],
   'conversations.id': ['messages.conversation_id'],
 };
-const ID_TYPE = 'uuid';
+/** The domain that records each id's type (migrations/sql/ids/ems_id_domains.sql). */
+const ID_DOMAINS: Record<string, string> = {
+  'companies.id': 'ems_company_id',
+  'sellers.id': 'ems_seller_id',
+  'buyers.id': 'ems_buyer_id',
+  'listed_cars.id': 'ems_listing_id',
+  'conversations.id': 'ems_conversation_id',
+};
 
 /** What the API inserts, leaving every other column of the row to its default (or to our triggers). */
 const INSERTED_COLUMNS: Record<string, readonly string[]> = {
@@ -242,32 +250,53 @@ async function checkPrivileges(query: Query): Promise<PreflightProblem[]> {
   return problems;
 }
 
-/** Ids the messaging objects hold as uuid, and the columns that must have the same type as what they refer to. */
-function checkIdTypes(columns: Map<string, ColumnInfo>): PreflightProblem[] {
+/**
+ * Ids of a type the messaging objects take (uuid, bigint or integer), columns of the type of the id
+ * they refer to, and, where the id domains exist already (an earlier install), the same types.
+ */
+async function checkIdTypes(query: Query, columns: Map<string, ColumnInfo>): Promise<PreflightProblem[]> {
   const problems: PreflightProblem[] = [];
   const ids = Object.keys(ID_REFERENCES).filter((id) => columns.has(id));
-  const notUuid = ids.filter((id) => columns.get(id)!.type !== ID_TYPE);
-  if (notUuid.length > 0) {
+  const typeOf = (column: string) => columns.get(column)!.type;
+  const unsupported = ids.filter((id) => !(ID_TYPES as readonly string[]).includes(typeOf(id)));
+  if (unsupported.length > 0) {
     problems.push({
-      problem: `Ids are not uuid: ${list(notUuid.map((id) => `${id} is ${columns.get(id)!.type}`))}.`,
-      because:
-        'The messaging tables, functions and triggers hold company, seller, buyer, listing and conversation ids as uuid; ' +
-        'integer and bigint ids are not supported yet.',
+      problem: `Ids of a type the messaging system does not take: ${list(unsupported.map((id) => `${id} is ${typeOf(id)}`))}.`,
+      because: `The messaging tables, functions and triggers take company, seller, buyer, listing and conversation ids of type ${ID_TYPES.join(', ')}.`,
       find: COLUMNS_QUERY(ids),
+    });
+  }
+  if (columns.has('sellers.id') && columns.has('buyers.id') && typeOf('sellers.id') !== typeOf('buyers.id')) {
+    problems.push({
+      problem: `sellers.id is ${typeOf('sellers.id')} but buyers.id is ${typeOf('buyers.id')}.`,
+      because: 'messages.sender_id holds a buyer\'s id or a seller\'s, and a caller is looked up among both: they must have one type.',
+      find: COLUMNS_QUERY(['sellers.id', 'buyers.id']),
     });
   }
   const mismatched = Object.entries(ID_REFERENCES).flatMap(([id, references]) =>
     references
-      .filter((reference) => columns.has(id) && columns.has(reference) && columns.get(reference)!.type !== columns.get(id)!.type)
+      .filter((reference) => columns.has(id) && columns.has(reference) && typeOf(reference) !== typeOf(id))
       .map((reference) => ({ reference, id })),
   );
   if (mismatched.length > 0) {
     problems.push({
       problem: `Columns that refer to ids have another type than the ids: ${list(
-        mismatched.map(({ reference, id }) => `${reference} is ${columns.get(reference)!.type} but ${id} is ${columns.get(id)!.type}`),
+        mismatched.map(({ reference, id }) => `${reference} is ${typeOf(reference)} but ${id} is ${typeOf(id)}`),
       )}.`,
       because: 'The routing compares and copies them: each must have the type of the id it refers to.',
       find: COLUMNS_QUERY([...new Set(mismatched.flatMap(({ reference, id }) => [reference, id]))]),
+    });
+  }
+  const domainsFind = `SELECT typname, format_type(typbasetype, typtypmod) AS recorded_type FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typtype = 'd' AND typname IN (${quoted(Object.values(ID_DOMAINS))});`;
+  const recorded = new Map((await query<{ typname: string; recorded_type: string }>(domainsFind.replace(/;$/, ''))).map((r) => [r.typname, r.recorded_type]));
+  const changed = ids.filter((id) => recorded.has(ID_DOMAINS[id]!) && recorded.get(ID_DOMAINS[id]!) !== typeOf(id));
+  if (changed.length > 0) {
+    problems.push({
+      problem: `Ids changed type since the messaging system recorded them: ${list(
+        changed.map((id) => `${id} is ${typeOf(id)} but ${ID_DOMAINS[id]} is ${recorded.get(ID_DOMAINS[id]!)}`),
+      )}.`,
+      because: 'The messaging columns and functions were made for the recorded types: roll the messaging migrations back (npm run migrate:messaging -- --rollback) before changing the ids, then migrate again.',
+      find: domainsFind,
     });
   }
   return problems;
@@ -381,9 +410,15 @@ function checkNamesTaken(snapshot: SchemaSnapshot, pending: readonly string[], o
   const relationNames = (s: SchemaSnapshot) =>
     new Set(Object.values(s).filter((o) => RELATION_KINDS.includes(o.kind)).map((o) => (o as { name: string }).name));
   const relations = relationNames(snapshot);
+  // A function is taken by its name whatever its arguments: the migrations' own take the marketplace's
+  // id types (a uuid function of yours clashes with theirs on an integer marketplace too), and they are
+  // dropped by name.
+  const functionName = (key: string) => key.slice(0, key.indexOf('('));
   const exists = (key: string, s: SchemaSnapshot, names: Set<string>) => {
     const { kind, name } = keyName(key);
-    return RELATION_KINDS.includes(kind) ? names.has(name) : key in s;
+    if (RELATION_KINDS.includes(kind)) return names.has(name);
+    if (kind === 'function') return Object.keys(s).some((k) => k.startsWith('function:') && functionName(k) === functionName(key));
+    return key in s;
   };
   const taken = new Map<string, string[]>();
   for (const migration of pending) {
@@ -402,7 +437,7 @@ function checkNamesTaken(snapshot: SchemaSnapshot, pending: readonly string[], o
       // Made by an earlier attempt of this migration, which the journal says was not there before it.
       if (started && !exists(key, started.before, startedRelations!)) continue;
       const word = KIND_WORDS[kind];
-      taken.set(word, [...(taken.get(word) ?? []), name]);
+      taken.set(word, [...(taken.get(word) ?? []), kind === 'function' ? name.slice(0, name.indexOf('(')) : name]);
     }
   }
   const problems: PreflightProblem[] = [];
@@ -419,7 +454,7 @@ function checkNamesTaken(snapshot: SchemaSnapshot, pending: readonly string[], o
     trigger: (names) =>
       `SELECT tgrelid::regclass AS table_name, tgname FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text || '.' || tgname IN (${quoted(names)});`,
     function: (names) =>
-      `SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND oid::regprocedure::text IN (${quoted(names)});`,
+      `SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname IN (${quoted(names)});`,
     type: (names) => `SELECT typname FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typname IN (${quoted(names)});`,
   };
   for (const word of ['relation', 'column', 'constraint', 'trigger', 'function', 'type']) {
@@ -621,7 +656,7 @@ export async function runPreflight(query: Query, options: PreflightOptions = {})
   const problems = [
     ...base.problems,
     ...(await checkPrivileges(query)),
-    ...checkIdTypes(columns),
+    ...(await checkIdTypes(query, columns)),
     ...checkValueColumnTypes(columns),
     ...(await checkWritableRows(query, columns)),
     ...checkNamesTaken(snapshot, pending, { finished: new Set(recorded.filter((name) => pending.includes(name))), journal }),

@@ -105,6 +105,16 @@ export function checkEnvironment(...readers: (() => unknown)[]): void {
   }
 }
 
+/** The marketplace's entity id types the messaging system takes (migrations/sql/ids/ems_id_domains.sql). */
+export const ID_TYPES = ['uuid', 'bigint', 'integer'] as const;
+export type IdType = (typeof ID_TYPES)[number];
+/**
+ * EMS_ID_TYPE: the type of the marketplace's ids. The API validates ids in this form; on an empty
+ * database the baseline creates the demo marketplace's tables with it. (An existing marketplace's
+ * types are read off its tables by migration 1; the verification says when the two differ.)
+ */
+const idTypeVariable = () => variable(z.enum(ID_TYPES), ID_TYPES.join(', '));
+
 function lazy<T>(build: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= build());
@@ -208,6 +218,7 @@ const migrationVariables = /* @__PURE__ */ lazy(() => ({
   MIGRATION_BATCH_SIZE: variable(wholeNumber(1, 1_000_000), 'a whole number of rows from 1 to 1000000'),
   /** The migrations' own status report off (tests, the bench). */
   EMS_QUIET_MIGRATIONS: variable(onOff(), '1 (quiet) or 0'),
+  EMS_ID_TYPE: idTypeVariable(),
 }));
 
 export interface MigrationSettings {
@@ -216,6 +227,8 @@ export interface MigrationSettings {
   readonly lockAttempts: number;
   readonly batchSize: number;
   readonly quiet: boolean;
+  /** The ids of the tables the baseline creates on an empty database. */
+  readonly idType: IdType;
 }
 
 export function migrationSettings(environment: Environment = process.env): MigrationSettings {
@@ -226,6 +239,7 @@ export function migrationSettings(environment: Environment = process.env): Migra
     lockAttempts: v.MIGRATION_LOCK_ATTEMPTS ?? 10,
     batchSize: v.MIGRATION_BATCH_SIZE ?? 5000,
     quiet: v.EMS_QUIET_MIGRATIONS === '1',
+    idType: v.EMS_ID_TYPE ?? 'uuid',
   };
 }
 
@@ -298,6 +312,7 @@ const handlerVariables = /* @__PURE__ */ lazy(() => ({
   JWT_IDENTITY_CLAIM: variable(z.string().check(z.minLength(1)), 'a JWT claim name'),
   SERVICE_NAME: variable(z.string().check(z.minLength(1)), 'a service name'),
   MAX_BODY_BYTES: variable(wholeNumber(1, 2 ** 31), 'a positive whole number of bytes'),
+  EMS_ID_TYPE: idTypeVariable(),
 }));
 
 export interface Config {
@@ -308,6 +323,8 @@ export interface Config {
   readonly JWT_IDENTITY_CLAIM: string;
   readonly SERVICE_NAME: string;
   readonly MAX_BODY_BYTES: number;
+  /** The form of the ids the API takes and answers. */
+  readonly EMS_ID_TYPE: IdType;
 }
 
 let cached: Config | undefined;
@@ -328,6 +345,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     JWT_IDENTITY_CLAIM: v.JWT_IDENTITY_CLAIM ?? 'email',
     SERVICE_NAME: v.SERVICE_NAME ?? 'enhanced-messaging',
     MAX_BODY_BYTES: v.MAX_BODY_BYTES ?? 16_384,
+    EMS_ID_TYPE: v.EMS_ID_TYPE ?? 'uuid',
   };
 }
 

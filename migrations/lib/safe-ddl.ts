@@ -221,9 +221,10 @@ export async function backfillInBatches(
   let total = 0;
   let after: string | null = null;
   for (;;) {
+    // The cursor's second use is left untyped: PostgreSQL reads it as the type of `id` (uuid, bigint or integer).
     const result = await knex.raw(
       `WITH batch AS (
-         SELECT id FROM ${table} WHERE (?::uuid IS NULL OR id > ?::uuid) ORDER BY id LIMIT ?
+         SELECT id FROM ${table} WHERE (?::text IS NULL OR id > ?) ORDER BY id LIMIT ?
        ), changed AS (
          UPDATE ${table} t SET ${set} FROM batch WHERE t.id = batch.id AND (${needsUpdate}) RETURNING 1
        )

@@ -39,7 +39,7 @@ describe('configuration', () => {
   });
 
   it('the migration tunables: defaults, accepted forms, and an error naming the variable and the expected form', () => {
-    expect(migrationSettings({})).toEqual({ lockTimeout: '2s', statementTimeout: '15min', lockAttempts: 10, batchSize: 5000, quiet: false });
+    expect(migrationSettings({})).toEqual({ lockTimeout: '2s', statementTimeout: '15min', lockAttempts: 10, batchSize: 5000, quiet: false, idType: 'uuid' });
     expect(
       migrationSettings({
         MIGRATION_LOCK_TIMEOUT: '500ms',
@@ -47,8 +47,10 @@ describe('configuration', () => {
         MIGRATION_LOCK_ATTEMPTS: ' 30 ',
         MIGRATION_BATCH_SIZE: '50',
         EMS_QUIET_MIGRATIONS: '1',
+        EMS_ID_TYPE: 'bigint',
       }),
-    ).toEqual({ lockTimeout: '500ms', statementTimeout: '1h', lockAttempts: 30, batchSize: 50, quiet: true });
+    ).toEqual({ lockTimeout: '500ms', statementTimeout: '1h', lockAttempts: 30, batchSize: 50, quiet: true, idType: 'bigint' });
+    expect(() => migrationSettings({ EMS_ID_TYPE: 'serial' })).toThrow('Invalid configuration: EMS_ID_TYPE="serial": expected uuid, bigint, integer');
     expect(migrationSettings({ MIGRATION_LOCK_ATTEMPTS: '' }).lockAttempts).toBe(10); // blank: the default
     expect(() => migrationSettings({ MIGRATION_LOCK_ATTEMPTS: 'abc' })).toThrow(
       'Invalid configuration: MIGRATION_LOCK_ATTEMPTS="abc": expected a whole number of attempts from 1 to 1000',

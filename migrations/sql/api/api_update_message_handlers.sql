@@ -6,6 +6,6 @@ DECLARE
   caller record;
 BEGIN
   SELECT * INTO caller FROM ems_api_caller(p_identity, p_email_verified, 'company_admin');
-  RETURN jsonb_build_object('handlers', ems_update_message_handlers(caller.company_id, caller.id::text, p_changes));
+  RETURN jsonb_build_object('handlers', ems_update_message_handlers(caller.company_id, caller.seller_id::text, p_changes));
 END
 $$;

@@ -3,7 +3,7 @@
 -- access 'authenticated', 'buyer' or 'company_admin'. Refusals: unauthorized, forbidden.
 CREATE OR REPLACE FUNCTION ems_api_caller(
     p_identity text, p_email_verified text, p_access text,
-    OUT kind text, OUT id uuid, OUT email text, OUT company_id uuid, OUT role text)
+    OUT kind text, OUT seller_id ems_seller_id, OUT buyer_id ems_buyer_id, OUT email text, OUT company_id ems_company_id, OUT role text)
   LANGUAGE plpgsql STABLE AS
 $$
 DECLARE
@@ -17,11 +17,12 @@ BEGIN
   IF p_email_verified = 'false' THEN
     PERFORM ems_refuse('forbidden', 'The e-mail address of this token is not verified');
   END IF;
-  SELECT count(*) OVER (), a.kind, a.id, a.email, a.company_id, a.role, a.member_status
-    INTO matches, kind, id, email, company_id, role, member_status
-    FROM (SELECT 'seller' AS kind, s.id, s.email, s.company_id, s.role, s.member_status FROM sellers s WHERE lower(s.email) = lower(p_identity)
+  SELECT count(*) OVER (), a.kind, a.seller_id, a.buyer_id, a.email, a.company_id, a.role, a.member_status
+    INTO matches, kind, seller_id, buyer_id, email, company_id, role, member_status
+    FROM (SELECT 'seller' AS kind, s.id AS seller_id, NULL::ems_buyer_id AS buyer_id, s.email, s.company_id, s.role, s.member_status
+            FROM sellers s WHERE lower(s.email) = lower(p_identity)
           UNION ALL
-          SELECT 'buyer', b.id, b.email, NULL, NULL, NULL FROM buyers b WHERE lower(b.email) = lower(p_identity)) a
+          SELECT 'buyer', NULL, b.id, b.email, NULL, NULL, NULL FROM buyers b WHERE lower(b.email) = lower(p_identity)) a
    LIMIT 1;
   IF NOT FOUND THEN
     PERFORM ems_refuse('forbidden', 'No marketplace account matches this token');

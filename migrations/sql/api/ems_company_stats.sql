@@ -1,7 +1,7 @@
 -- A company's statistics: members by status, active listings by holder type, conversations moved in
 -- the last 30 days, handler load, and removals/reactivations per day (days with activity only).
 -- Refusal: not_found.
-CREATE OR REPLACE FUNCTION ems_company_stats(p_company_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_company_stats(p_company_id ems_company_id) RETURNS jsonb
   LANGUAGE plpgsql STABLE AS
 $$
 DECLARE

@@ -8,7 +8,7 @@
 -- transaction writes for a company takes that company's outbox lock until it ends; another
 -- transaction's event for the company waits for it. (Events of no company are not ordered.)
 -- The actor and the reason are capped: an event must fit in a PutEvents call (256 KB).
-CREATE OR REPLACE FUNCTION ems_emit_event(p_company_id uuid, p_event_type text, p_detail jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION ems_emit_event(p_company_id ems_company_id, p_event_type text, p_detail jsonb) RETURNS void
   LANGUAGE plpgsql AS
 $$
 BEGIN

@@ -1,6 +1,6 @@
 -- A company keeps at least one active owner or admin: refuses to let `p_seller_id` stop being one
 -- when nobody else is. Call with the company row locked (ems_lock_companies).
-CREATE OR REPLACE FUNCTION ems_assert_not_last_admin(p_seller_id uuid, p_company_id uuid, p_role text)
+CREATE OR REPLACE FUNCTION ems_assert_not_last_admin(p_seller_id ems_seller_id, p_company_id ems_company_id, p_role text)
   RETURNS void
   LANGUAGE plpgsql AS
 $$

@@ -2,7 +2,7 @@
 -- in ascending id order. Membership changes of one company run one at a time, so each sees what the
 -- one before it handed over, and two moves between the same companies cannot deadlock.
 -- (PL/pgSQL: PERFORM runs the query to the end, so every row is locked.)
-CREATE OR REPLACE FUNCTION ems_lock_companies(p_first uuid, p_second uuid DEFAULT NULL)
+CREATE OR REPLACE FUNCTION ems_lock_companies(p_first ems_company_id, p_second ems_company_id DEFAULT NULL)
   RETURNS void
   LANGUAGE plpgsql AS
 $$

@@ -1,6 +1,6 @@
 -- Locks a member of a company (their row: the first lock of every membership change) and returns
 -- their status, so the status a change checks is the one it changes. Refusal: not_found.
-CREATE OR REPLACE FUNCTION ems_lock_company_member(p_company_id uuid, p_seller_id uuid) RETURNS text
+CREATE OR REPLACE FUNCTION ems_lock_company_member(p_company_id ems_company_id, p_seller_id ems_seller_id) RETURNS text
   LANGUAGE plpgsql AS
 $$
 DECLARE

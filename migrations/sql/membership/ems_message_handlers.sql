@@ -1,5 +1,5 @@
 -- A company's message handlers with priority, whether they handle now, and their open-conversation load.
-CREATE OR REPLACE FUNCTION ems_message_handlers(p_company_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_message_handlers(p_company_id ems_company_id) RETURNS jsonb
   LANGUAGE sql STABLE AS
 $$
   SELECT coalesce(jsonb_agg(jsonb_build_object(

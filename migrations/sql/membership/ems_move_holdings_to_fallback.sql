@@ -6,14 +6,14 @@
 -- Scope 'handler': they stopped handling its messages: the listings they hold as handler.
 -- Returns the counts and who took over.
 CREATE OR REPLACE FUNCTION ems_move_holdings_to_fallback(
-    p_seller_id uuid, p_company_id uuid, p_reason text, p_scope text)
-  RETURNS TABLE (listings_moved integer, conversations_moved integer, moved_to uuid)
+    p_seller_id ems_seller_id, p_company_id ems_company_id, p_reason text, p_scope text)
+  RETURNS TABLE (listings_moved integer, conversations_moved integer, moved_to ems_seller_id)
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  fallback_id uuid;
+  fallback_id ems_seller_id;
   fallback_type text;
-  moved_listings uuid[];
+  moved_listings ems_listing_id[];
   conversation_count integer := 0;
   leftover_count integer := 0;
   leftover record;

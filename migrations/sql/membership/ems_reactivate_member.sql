@@ -1,7 +1,7 @@
 -- Reactivates a member (the guide's _handleMemberReactivationMessaging), optionally giving back what
 -- the fallback still holds of their current company's listings. Refusals: not_found, already_active.
 CREATE OR REPLACE FUNCTION ems_reactivate_member(
-    p_company_id uuid, p_seller_id uuid, p_actor text, p_restore_listings boolean, p_reason text) RETURNS jsonb
+    p_company_id ems_company_id, p_seller_id ems_seller_id, p_actor text, p_restore_listings boolean, p_reason text) RETURNS jsonb
   LANGUAGE plpgsql AS
 $$
 DECLARE

@@ -1,7 +1,7 @@
 -- Removes a member of a company (the guide's CompanyController._handleMemberMessaging): the member's
 -- row first (the lock order), then the update, whose triggers hand everything over and audit it.
 -- Returns what moved, and to whom. Refusals: not_found, already_removed, last_admin.
-CREATE OR REPLACE FUNCTION ems_remove_member(p_company_id uuid, p_seller_id uuid, p_actor text, p_reason text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_remove_member(p_company_id ems_company_id, p_seller_id ems_seller_id, p_actor text, p_reason text) RETURNS jsonb
   LANGUAGE plpgsql AS
 $$
 DECLARE

@@ -1,12 +1,12 @@
 -- Gives a reactivated member back what they listed in the company they belong to now and the
 -- fallback still holds (never what another person took over since, never another company's
 -- listings), with those listings' open conversations that are still with the fallback holder.
-CREATE OR REPLACE FUNCTION ems_restore_member_holdings(p_seller_id uuid)
+CREATE OR REPLACE FUNCTION ems_restore_member_holdings(p_seller_id ems_seller_id)
   RETURNS TABLE (listings_restored integer, conversations_moved integer)
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  member_company uuid := (SELECT company_id FROM sellers WHERE id = p_seller_id);
+  member_company ems_company_id := (SELECT company_id FROM sellers WHERE id = p_seller_id);
   listing_count integer := 0;
   conversation_count integer := 0;
 BEGIN

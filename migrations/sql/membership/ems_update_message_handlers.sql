@@ -2,12 +2,12 @@
 -- (`p_changes`: [{ sellerId, priority?, active? }]). A handler must be an active member of the
 -- company; one that stops handling hands what it holds as handler down the chain (trigger).
 -- Returns the handlers afterwards. Refusals: not_found, invalid_handler.
-CREATE OR REPLACE FUNCTION ems_update_message_handlers(p_company_id uuid, p_actor text, p_changes jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_update_message_handlers(p_company_id ems_company_id, p_actor text, p_changes jsonb) RETURNS jsonb
   LANGUAGE plpgsql AS
 $$
 DECLARE
   change jsonb;
-  seller uuid;
+  seller ems_seller_id;
 BEGIN
   PERFORM set_config('ems.actor', p_actor, true), set_config('ems.reason', 'handler_changed', true);
   PERFORM 1 FROM companies WHERE id = p_company_id FOR NO KEY UPDATE;
@@ -15,7 +15,7 @@ BEGIN
     PERFORM ems_refuse('not_found', format('company %s was not found', p_company_id));
   END IF;
   FOR change IN SELECT value FROM jsonb_array_elements(p_changes) LOOP
-    seller := (change ->> 'sellerId')::uuid;
+    seller := (change ->> 'sellerId')::ems_seller_id;
     IF change -> 'active' = 'false'::jsonb THEN
       UPDATE company_message_handlers SET is_active = false WHERE company_id = p_company_id AND seller_id = seller;
       IF NOT FOUND THEN

@@ -1,7 +1,7 @@
 -- Member counts by status and recent departures/reactivations for a company. A member who left the
 -- company (moved elsewhere) counts as a removal for the company they left.
-CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id uuid)
-  RETURNS TABLE (company_id uuid, total_members bigint, active_members bigint, removed_members bigint,
+CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id ems_company_id)
+  RETURNS TABLE (company_id ems_company_id, total_members bigint, active_members bigint, removed_members bigint,
                  suspended_members bigint, active_admins bigint, removals_last_30_days bigint,
                  reactivations_last_30_days bigint)
   LANGUAGE sql STABLE AS

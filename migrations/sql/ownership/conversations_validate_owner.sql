@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION conversations_validate_owner() RETURNS trigger
 $$
 DECLARE
   reason text := coalesce(nullif(current_setting('ems.transfer_reason', true), ''), 'manual_transfer');
-  target uuid;
+  target ems_seller_id;
 BEGIN
   IF NEW.status = 'open' THEN
     target := ems_lock_listing_recipient(NEW.listing_id, false, NEW.seller_id);

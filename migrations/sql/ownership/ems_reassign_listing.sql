@@ -3,13 +3,13 @@
 -- ('pending_reassignment'). Its open conversations held by someone who may not hold them follow.
 -- The slow, general path (rare rows: independent listings of a removed seller, data written
 -- before these rules); the bulk removal path is ems_move_holdings_to_fallback.
-CREATE OR REPLACE FUNCTION ems_reassign_listing(p_listing_id uuid, p_reason text)
-  RETURNS uuid
+CREATE OR REPLACE FUNCTION ems_reassign_listing(p_listing_id ems_listing_id, p_reason text)
+  RETURNS ems_seller_id
   LANGUAGE plpgsql AS
 $$
 DECLARE
   l record;
-  target uuid;
+  target ems_seller_id;
   target_type text;
 BEGIN
   SELECT id, company_id, seller_id INTO l FROM listed_cars WHERE id = p_listing_id;

@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION listed_cars_reroute_conversations() RETURNS trigger
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  target uuid;
+  target ems_seller_id;
 BEGIN
   IF NOT EXISTS (
     SELECT 1 FROM conversations c LEFT JOIN sellers s ON s.id = c.seller_id

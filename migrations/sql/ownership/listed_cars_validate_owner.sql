@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION listed_cars_validate_owner() RETURNS trigger
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  fallback_id uuid;
+  fallback_id ems_seller_id;
   fallback_type text;
 BEGIN
   -- Locked, not just read: a removal or company move committing now must wait for us, then move this listing.

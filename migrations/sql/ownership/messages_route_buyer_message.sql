@@ -6,9 +6,9 @@ CREATE OR REPLACE FUNCTION messages_route_buyer_message() RETURNS trigger
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  seen_listing uuid;
+  seen_listing ems_listing_id;
   current record;
-  target uuid;
+  target ems_seller_id;
 BEGIN
   SELECT c.listing_id INTO seen_listing FROM conversations c WHERE c.id = NEW.conversation_id;
   IF NOT FOUND THEN

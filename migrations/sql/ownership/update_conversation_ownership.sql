@@ -2,12 +2,12 @@
 -- to hold the conversation's listing (an active member of its company; for an independent listing,
 -- its seller), and is locked before the conversation: the global lock order.
 CREATE OR REPLACE FUNCTION update_conversation_ownership(
-    p_conversation_id uuid, p_new_owner_id uuid, p_reason text DEFAULT 'manual_transfer')
+    p_conversation_id ems_conversation_id, p_new_owner_id ems_seller_id, p_reason text DEFAULT 'manual_transfer')
   RETURNS boolean
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  seen_listing uuid;
+  seen_listing ems_listing_id;
   current record;
 BEGIN
   SELECT listing_id INTO seen_listing FROM conversations WHERE id = p_conversation_id;

@@ -1,8 +1,8 @@
 -- The company fallback chain, for a listing whose holder may no longer hold it: the company's
 -- active message handlers by priority (ties: fewest open conversations, then oldest), then its
 -- oldest active admin, then its active owner. Only active members of that company qualify.
-CREATE OR REPLACE FUNCTION ems_fallback_recipient(p_company_id uuid, p_exclude_seller_id uuid DEFAULT NULL)
-  RETURNS TABLE (recipient_id uuid, recipient_name text, recipient_type text)
+CREATE OR REPLACE FUNCTION ems_fallback_recipient(p_company_id ems_company_id, p_exclude_seller_id ems_seller_id DEFAULT NULL)
+  RETURNS TABLE (recipient_id ems_seller_id, recipient_name text, recipient_type text)
   LANGUAGE sql STABLE AS
 $$
   (SELECT s.id, s.name, 'company_handler'

@@ -5,7 +5,7 @@
 -- waiting for the company row. Under REPEATABLE READ or SERIALIZABLE a statement cannot see later
 -- commits, so the fallback is locked (a conflict then surfaces as 40001 or 40P01, for the caller to retry).
 CREATE OR REPLACE FUNCTION ems_handover_recipient(
-    p_company_id uuid, p_exclude_seller_id uuid, OUT recipient_id uuid, OUT recipient_type text)
+    p_company_id ems_company_id, p_exclude_seller_id ems_seller_id, OUT recipient_id ems_seller_id, OUT recipient_type text)
   LANGUAGE plpgsql AS
 $$
 BEGIN

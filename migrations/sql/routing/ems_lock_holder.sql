@@ -1,7 +1,7 @@
 -- ems_holder_rule for a seller id, locked FOR SHARE when it holds: the seller stays an active member
 -- of that company until this transaction commits (a removal or company move waits for us). Checked
 -- again on the row as it is after any wait, so a concurrent move to another company is seen.
-CREATE OR REPLACE FUNCTION ems_lock_holder(p_holder_id uuid, p_listing_company_id uuid, p_listing_seller_id uuid)
+CREATE OR REPLACE FUNCTION ems_lock_holder(p_holder_id ems_seller_id, p_listing_company_id ems_company_id, p_listing_seller_id ems_seller_id)
   RETURNS boolean
   LANGUAGE plpgsql AS
 $$

@@ -4,13 +4,13 @@
 -- listing's holder, else the company fallback. `p_active_only`: NULL for a listing that is not
 -- active (buyer messages). NULL when nobody may receive.
 CREATE OR REPLACE FUNCTION ems_lock_listing_recipient(
-    p_listing_id uuid, p_active_only boolean, p_preferred uuid DEFAULT NULL)
-  RETURNS uuid
+    p_listing_id ems_listing_id, p_active_only boolean, p_preferred ems_seller_id DEFAULT NULL)
+  RETURNS ems_seller_id
   LANGUAGE plpgsql AS
 $$
 DECLARE
   l record;
-  target uuid;
+  target ems_seller_id;
 BEGIN
   FOR attempt IN 1..5 LOOP
     -- Each attempt is a subtransaction: when the listing changed under it, rolling it back releases

@@ -1,7 +1,7 @@
 -- The fallback chain's recipient, locked as a holder of the company's listings until commit (chosen
 -- again when the first choice left meanwhile). NULLs when nobody in the company can take over.
 CREATE OR REPLACE FUNCTION ems_locked_fallback(
-    p_company_id uuid, p_exclude_seller_id uuid DEFAULT NULL, OUT recipient_id uuid, OUT recipient_type text)
+    p_company_id ems_company_id, p_exclude_seller_id ems_seller_id DEFAULT NULL, OUT recipient_id ems_seller_id, OUT recipient_type text)
   LANGUAGE plpgsql AS
 $$
 BEGIN

@@ -2,7 +2,7 @@
 -- chain, for an independent listing only its own seller; locked as holders (ems_lock_holder) until
 -- commit. NULLs when nobody may.
 CREATE OR REPLACE FUNCTION ems_locked_listing_taker(
-    p_company_id uuid, p_seller_id uuid, OUT recipient_id uuid, OUT recipient_type text)
+    p_company_id ems_company_id, p_seller_id ems_seller_id, OUT recipient_id ems_seller_id, OUT recipient_type text)
   LANGUAGE plpgsql AS
 $$
 BEGIN

@@ -1,5 +1,5 @@
 -- A conversation's ordered chain of holders with actor, reason and time; NULL for an unknown conversation.
-CREATE OR REPLACE FUNCTION ems_ownership_history(p_conversation_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_ownership_history(p_conversation_id ems_conversation_id) RETURNS jsonb
   LANGUAGE sql STABLE AS
 $$
   SELECT coalesce(jsonb_agg(jsonb_build_object(

@@ -2,15 +2,15 @@
 -- listing (opened, or reopened), the message stored for whom the routing names (the messages trigger
 -- locks that recipient until commit). Refusals: validation_failed, not_found, listing_not_active,
 -- no_recipient.
-CREATE OR REPLACE FUNCTION ems_send_buyer_message(p_buyer_id uuid, p_listing_id uuid, p_body text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION ems_send_buyer_message(p_buyer_id ems_buyer_id, p_listing_id ems_listing_id, p_body text) RETURNS jsonb
   LANGUAGE plpgsql AS
 $$
 DECLARE
   body text := regexp_replace(p_body, '^\s+|\s+$', '', 'g');
   listing_status text;
   existing record;
-  conversation uuid;
-  holder uuid;
+  conversation ems_conversation_id;
+  holder ems_seller_id;
   stored record;
 BEGIN
   IF body = '' THEN

@@ -2,14 +2,14 @@
 -- (ems_holder_rule), else the company's fallback chain; nobody for an inactive listing, or when
 -- nobody in the company can. No row for an unknown listing.
 -- Hot path: assigning the output columns and RETURN NEXT is measurably cheaper than RETURN QUERY.
-CREATE OR REPLACE FUNCTION get_listing_message_recipient(p_listing_id uuid)
-  RETURNS TABLE (recipient_id uuid, recipient_name text, recipient_type text, routing_reason text,
-                 company_id uuid, listing_id uuid)
+CREATE OR REPLACE FUNCTION get_listing_message_recipient(p_listing_id ems_listing_id)
+  RETURNS TABLE (recipient_id ems_seller_id, recipient_name text, recipient_type text, routing_reason text,
+                 company_id ems_company_id, listing_id ems_listing_id)
   LANGUAGE plpgsql STABLE AS
 $$
 DECLARE
   l record;
-  fallback_id uuid;
+  fallback_id ems_seller_id;
   fallback_name text;
   fallback_type text;
 BEGIN

@@ -1,5 +1,5 @@
-CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id uuid)
-  RETURNS TABLE (company_id uuid, total_members bigint, active_members bigint, removed_members bigint,
+CREATE OR REPLACE FUNCTION get_member_statistics(p_company_id ems_company_id)
+  RETURNS TABLE (company_id ems_company_id, total_members bigint, active_members bigint, removed_members bigint,
                  suspended_members bigint, active_admins bigint, removals_last_30_days bigint,
                  reactivations_last_30_days bigint)
   LANGUAGE sql STABLE AS

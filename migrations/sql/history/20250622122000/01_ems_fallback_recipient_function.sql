@@ -1,5 +1,5 @@
-CREATE OR REPLACE FUNCTION ems_fallback_recipient(p_company_id uuid, p_exclude_seller_id uuid DEFAULT NULL)
-  RETURNS TABLE (recipient_id uuid, recipient_name text, recipient_type text)
+CREATE OR REPLACE FUNCTION ems_fallback_recipient(p_company_id ems_company_id, p_exclude_seller_id ems_seller_id DEFAULT NULL)
+  RETURNS TABLE (recipient_id ems_seller_id, recipient_name text, recipient_type text)
   LANGUAGE sql STABLE AS
 $$
   (SELECT s.id, s.name, 'company_handler'

@@ -1,6 +1,6 @@
-CREATE OR REPLACE FUNCTION get_listing_message_recipient(p_listing_id uuid)
-  RETURNS TABLE (recipient_id uuid, recipient_name text, recipient_type text, routing_reason text,
-                 company_id uuid, listing_id uuid)
+CREATE OR REPLACE FUNCTION get_listing_message_recipient(p_listing_id ems_listing_id)
+  RETURNS TABLE (recipient_id ems_seller_id, recipient_name text, recipient_type text, routing_reason text,
+                 company_id ems_company_id, listing_id ems_listing_id)
   LANGUAGE plpgsql STABLE AS
 $$
 DECLARE

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION ems_locked_fallback(
-    p_company_id uuid, p_exclude_seller_id uuid DEFAULT NULL, OUT recipient_id uuid, OUT recipient_type text)
+    p_company_id ems_company_id, p_exclude_seller_id ems_seller_id DEFAULT NULL, OUT recipient_id ems_seller_id, OUT recipient_type text)
   LANGUAGE plpgsql AS
 $$
 BEGIN

@@ -1,8 +1,8 @@
-CREATE OR REPLACE FUNCTION ems_locked_listing_recipient(p_listing_id uuid) RETURNS uuid
+CREATE OR REPLACE FUNCTION ems_locked_listing_recipient(p_listing_id ems_listing_id) RETURNS ems_seller_id
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  target uuid;
+  target ems_seller_id;
 BEGIN
   FOR attempt IN 1..5 LOOP
     target := (SELECT r.recipient_id FROM get_listing_message_recipient(p_listing_id) r);

@@ -1,11 +1,11 @@
 CREATE OR REPLACE FUNCTION update_conversation_ownership(
-    p_conversation_id uuid, p_new_owner_id uuid, p_reason text DEFAULT 'manual_transfer')
+    p_conversation_id ems_conversation_id, p_new_owner_id ems_seller_id, p_reason text DEFAULT 'manual_transfer')
   RETURNS boolean
   LANGUAGE plpgsql AS
 $$
 DECLARE
-  current_owner uuid;
-  conversation_listing uuid;
+  current_owner ems_seller_id;
+  conversation_listing ems_listing_id;
 BEGIN
   IF p_new_owner_id IS NOT NULL THEN
     PERFORM 1 FROM sellers WHERE id = p_new_owner_id AND member_status = 'active' FOR SHARE;

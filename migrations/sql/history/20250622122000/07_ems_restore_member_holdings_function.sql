@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION ems_restore_member_holdings(p_seller_id uuid)
+CREATE OR REPLACE FUNCTION ems_restore_member_holdings(p_seller_id ems_seller_id)
   RETURNS TABLE (listings_restored integer, conversations_moved integer)
   LANGUAGE plpgsql AS
 $$

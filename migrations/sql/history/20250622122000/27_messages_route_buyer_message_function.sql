@@ -3,8 +3,8 @@ CREATE OR REPLACE FUNCTION messages_route_buyer_message() RETURNS trigger
 $$
 DECLARE
   seen record;
-  now_owner uuid;
-  target uuid;
+  now_owner ems_seller_id;
+  target ems_seller_id;
 BEGIN
   FOR attempt IN 1..10 LOOP
     -- Each attempt runs in a subtransaction: when it has to start over, rolling it back releases
