@@ -37,7 +37,7 @@ export async function up(knex: Knex): Promise<void> {
     // What the relay reads: the unpublished rows in id order (a new, empty table: no concurrent build needed).
     `CREATE INDEX IF NOT EXISTS messaging_outbox_unpublished_idx ON messaging_outbox (id) WHERE published_at IS NULL AND dead_lettered_at IS NULL`,
   ]);
-  await ddl(knex, readSqlFile('events/ems_emit_event.sql'));
+  await ddl(knex, readSqlFile('history/20261130150000/ems_emit_event.sql'));
   // The search_path the prune function pins (SET ... FROM CURRENT): this schema, pg_temp last.
   await ddl(knex, [
     `SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true)`,

@@ -19,6 +19,7 @@ import * as apiRouteFunctions from './20261130130000_api_route_functions';
 import * as databaseRoles from './20261130140000_database_roles';
 import * as eventsOutbox from './20261130150000_ownership_events_outbox';
 import * as entityIdDomains from './20261206120000_entity_id_domains';
+import * as outboxOrder from './20261206130000_outbox_order_without_deadlocks';
 
 /** knex reads `config.transaction` to run a migration outside a transaction. */
 export type Migration = Knex.Migration & { config?: { transaction?: boolean } };
@@ -47,7 +48,7 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   },
 });
 
-const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles, eventsOutbox, entityIdDomains];
+const MODULES: readonly Migration[] = [baseline, memberManagement, ownershipTracking, conversationTracking, finalSetup, companyScopedRouting, apiRouteFunctions, databaseRoles, eventsOutbox, entityIdDomains, outboxOrder];
 
 export const MIGRATIONS: readonly NamedMigration[] = MIGRATION_NAMES.map((name, i) => entry(name, MODULES[i]!));
 

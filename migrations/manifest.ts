@@ -13,6 +13,8 @@ export const EVENTS_OUTBOX_MIGRATION = '20261130150000_ownership_events_outbox.j
 
 export const ENTITY_ID_DOMAINS_MIGRATION = '20261206120000_entity_id_domains.js';
 
+export const OUTBOX_ORDER_MIGRATION = '20261206130000_outbox_order_without_deadlocks.js';
+
 export const MIGRATION_NAMES = [
   '20250101000000_base_marketplace_schema.js',
   '20250622120000_enhanced_member_management.js',
@@ -24,4 +26,5 @@ export const MIGRATION_NAMES = [
   DATABASE_ROLES_MIGRATION,
   EVENTS_OUTBOX_MIGRATION,
   ENTITY_ID_DOMAINS_MIGRATION,
+  OUTBOX_ORDER_MIGRATION,
 ] as const;

@@ -125,16 +125,9 @@ export function batchesOf(entries: readonly PublishEntry[]): PublishEntry[][] {
 export async function relayOutbox(db: Database, publish: Publisher, options: RelayOptions = {}): Promise<RelayResult> {
   const maxRows = options.maxRows ?? 100;
   const maxAttempts = options.maxAttempts ?? 5;
-  const rows = await db.query<OutboxRow>(
-    `SELECT id::text AS id, company_id::text AS company_id, event_type,
-            to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
-            transaction_id::text AS transaction_id, actor, reason, detail::text AS detail, publish_attempts
-       FROM messaging_outbox
-      WHERE published_at IS NULL AND dead_lettered_at IS NULL
-      ORDER BY id
-      LIMIT $1`,
-    [maxRows],
-  );
+  // Only what may be published now: a company with a transaction still running that writes its
+  // events is left for the next run (migrations/sql/events/ems_outbox_pending.sql).
+  const rows = await db.query<OutboxRow>(`SELECT * FROM ems_outbox_pending($1::int)`, [maxRows]);
   const published: string[] = [];
   const failed: string[] = [];
   const deadLettered: string[] = [];

@@ -68,4 +68,5 @@ export const MIGRATION_LONG_STEPS: Readonly<Record<string, readonly DataStep[]>>
   '20261130140000_database_roles.js': [],
   '20261130150000_ownership_events_outbox.js': [],
   '20261206120000_entity_id_domains.js': [],
+  '20261206130000_outbox_order_without_deadlocks.js': [],
 };

@@ -330,6 +330,15 @@ export const MIGRATION_FOOTPRINTS: Readonly<Record<string, MigrationFootprint>> 
     changed: [],
     dropped: [],
   },
+  '20261206130000_outbox_order_without_deadlocks.js': {
+    created: [
+      'function:ems_outbox_pending(integer)',
+    ],
+    changed: [
+      'function:ems_emit_event(ems_company_id,text,jsonb)',
+    ],
+    dropped: [],
+  },
 };
 
 /** Everything the migration touches: created, changed or dropped (empty for a migration not listed). */

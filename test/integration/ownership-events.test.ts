@@ -4,8 +4,10 @@
  * the API's login user) and the marketplace's plain SQL alike; a rolled-back change writes none; a
  * big hand-over is a bounded number of pages.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../../functions/database/pg-adapter';
+import { relayOutbox } from '../../functions/events/relay';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 
@@ -231,26 +233,69 @@ describe('what a caller or a trigger cannot bend', () => {
   });
 });
 
-describe("one company's events, in the order their transactions commit", () => {
-  it('a change waits for an earlier uncommitted change of the same company to commit, so ids follow the commits', async () => {
-    const d = await dealership(1);
-    const first = await t.db.transaction(async (tx) => {
-      await tx.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]);
-      // Meanwhile, in another session: a hand-over in the same company, which must wait.
-      let secondDone = false;
-      const second = t.db.query('UPDATE listed_cars SET current_owner_id = $2 WHERE id = $1', [d.listingIds[0], d.owner]).then(() => {
-        secondDone = true;
+describe("one company's events: published in id order, and no writer waits for another", () => {
+  /** A session of its own, for a transaction held open across steps. */
+  async function session(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: t.url });
+    await client.connect();
+    return client;
+  }
+
+  /** One relay run as the relay's login user; what it published, as (event type, company) in the order it published them. */
+  async function relayRun(): Promise<{ id: string; type: string; company: string | null }[]> {
+    const published: { id: string; type: string; company: string | null }[] = [];
+    const relay = new PgDatabase(t.relayUrl, { max: 1, applicationName: 'ems-test-relay' });
+    try {
+      await relayOutbox(relay, async (entries) => {
+        published.push(...entries.map((e) => ({ id: e.event.id, type: e.detailType, company: e.event.companyId })));
+        return entries.map(() => undefined);
       });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(secondDone).toBe(false);
-      // Wrapped: returning the promise itself would make the transaction wait for it before committing.
-      return { second };
-    });
-    await first.second;
-    const rows = await t.db.query<{ event_type: string }>(
-      `SELECT event_type FROM messaging_outbox WHERE company_id = $1 AND event_type IN ('member.role_changed', 'listings.handed_over') ORDER BY id`,
-      [d.companyId],
-    );
-    expect(rows.map((r) => r.event_type)).toEqual(['member.role_changed', 'listings.handed_over']);
+    } finally {
+      await relay.close();
+    }
+    return published;
+  }
+
+  it('a change does not wait for an uncommitted change of the same company; the relay leaves that company until it ends, then publishes both in id order', async () => {
+    const d = await dealership(1);
+    await relayRun(); // what the setup wrote
+    const first = await session();
+    try {
+      await first.query('BEGIN');
+      await first.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]);
+      // Another session's change of the same company commits at once: writers share the company's lock.
+      await t.db.query('UPDATE listed_cars SET current_owner_id = $2 WHERE id = $1', [d.listingIds[0], d.owner]);
+      // Its event has the higher id but committed first: publishing it now could put it before the first one's.
+      expect((await relayRun()).filter((e) => e.company === d.companyId)).toEqual([]);
+      await first.query('COMMIT');
+    } finally {
+      await first.end();
+    }
+    const published = (await relayRun()).filter((e) => e.company === d.companyId);
+    expect(published.map((e) => e.type)).toEqual(['member.role_changed', 'listings.handed_over']);
+    expect(published.map((e) => BigInt(e.id))).toEqual(published.map((e) => BigInt(e.id)).sort((x, y) => (x < y ? -1 : 1)));
+  });
+
+  it('a change that reported an event, then waits for a row a second change holds while that one reports an event of the same company, is no deadlock', async () => {
+    const d = await dealership(1);
+    const [a, b] = [await session(), await session()];
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      // a reports a membership change of the company (its outbox lock, shared).
+      await a.query(`UPDATE sellers SET role = 'admin' WHERE id = $1`, [d.member]);
+      // b holds the conversation; a goes on to need it and waits.
+      await b.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [d.conversationIds[0]]);
+      const aWaits = a.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [d.conversationIds[0]]);
+      // b reports a hand-over of the same company: with an exclusive company lock this waited for a (40P01).
+      await b.query('UPDATE listed_cars SET current_owner_id = $2 WHERE id = $1', [d.listingIds[0], d.owner]);
+      await b.query('COMMIT');
+      await aWaits;
+      await a.query('COMMIT');
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+    const published = (await relayRun()).filter((e) => e.company === d.companyId).map((e) => e.type);
+    expect(published).toEqual(expect.arrayContaining(['member.role_changed', 'listings.handed_over']));
   });
 });
