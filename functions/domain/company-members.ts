@@ -7,20 +7,20 @@
  * own code has exactly the same effect; these functions add the checks and the
  * summary a caller needs.
  */
-import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/response-schemas';
+import type { Id } from '../http/response-schemas';
 import { ConflictError, NotFoundError } from './errors';
 import { callFunction, inTransaction } from './transactions';
 
 // The JSON the SQL functions return, declared once as the API's schemas (functions/http/schemas.ts).
-export type Person = z.output<typeof wire.Person>;
-export type RemovalSummary = z.output<typeof wire.RemovalSummary>;
-export type ReactivationSummary = z.output<typeof wire.ReactivationSummary>;
+export type Person = wire.Wire<'Person'>;
+export type RemovalSummary = wire.Wire<'RemovalSummary'>;
+export type ReactivationSummary = wire.Wire<'ReactivationSummary'>;
 
 export async function removeMember(
   db: Database,
-  input: { companyId: string; sellerId: string; actor: string; reason: string },
+  input: { companyId: Id; sellerId: Id; actor: string; reason: string },
 ): Promise<RemovalSummary> {
   return callFunction<RemovalSummary>(db, 'ems_remove_member($1::ems_company_id, $2::ems_seller_id, $3::text, $4::text)', [
     input.companyId,
@@ -32,7 +32,7 @@ export async function removeMember(
 
 export async function reactivateMember(
   db: Database,
-  input: { companyId: string; sellerId: string; actor: string; restoreListings: boolean; reason?: string },
+  input: { companyId: Id; sellerId: Id; actor: string; restoreListings: boolean; reason?: string },
 ): Promise<ReactivationSummary> {
   return callFunction<ReactivationSummary>(db, 'ems_reactivate_member($1::ems_company_id, $2::ems_seller_id, $3::text, $4::boolean, $5::text)', [
     input.companyId,
@@ -46,8 +46,8 @@ export async function reactivateMember(
 /** Hands a listing and its open conversations to another active member of its company ('manual_transfer'). */
 export async function transferListing(
   db: Database,
-  input: { companyId: string; listingId: string; toSellerId: string; actor: string },
-): Promise<{ listingId: string; newOwnerId: string; conversationsMoved: number }> {
+  input: { companyId: Id; listingId: Id; toSellerId: Id; actor: string },
+): Promise<{ listingId: Id; newOwnerId: Id; conversationsMoved: number }> {
   return inTransaction(db, { actor: input.actor, reason: 'manual_transfer' }, async (tx) => {
     // Lock order: seller, then listing, then conversations.
     const [target] = await tx.query<{ id: string }>(

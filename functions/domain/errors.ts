@@ -24,7 +24,7 @@ export class ValidationError extends DomainError {
 }
 
 export class NotFoundError extends DomainError {
-  constructor(what: string, id: string) {
+  constructor(what: string, id: string | number) {
     super('not_found', `${what} ${id} was not found`, 404, { what, id });
   }
 }

@@ -1,12 +1,11 @@
 import { MIGRATION_NAMES } from '../../migrations/manifest';
-import type * as z from 'zod/mini';
 import type { Database } from '../database/port';
 import type * as wire from '../http/response-schemas';
 import { UnavailableError } from './errors';
 import { callFunction } from './transactions';
 
 /** The JSON api_health returns, declared once as the API's schema (functions/http/schemas.ts). */
-export type Health = z.output<typeof wire.Health>;
+export type Health = wire.Wire<'Health'>;
 
 /** Healthy: the database answers and every migration this code expects is applied (one statement). */
 export async function checkHealth(db: Database): Promise<Health> {

@@ -16,7 +16,7 @@ import { config } from '../shared/config';
 import { logger, metrics, startInvocation } from '../shared/observability';
 import { json, mapError } from './responses';
 import { routeById, type RouteDefinition, type RouteId, type RouteOf, type RouteResult } from './routes';
-import { NoBody } from './schemas';
+import { requestSchemas, type RequestSchemas } from './schemas';
 
 /** API Gateway's event with the claims its JWT authorizer (or the local server) verified. */
 export type ApiEvent = APIGatewayProxyEventV2 & {
@@ -27,8 +27,8 @@ export type ApiEvent = APIGatewayProxyEventV2 & {
 
 /** What a route's handler gets: its path parameters and body as its schemas parse them, the caller, the database. */
 export interface HandlerInput<R extends RouteDefinition> {
-  readonly params: z.output<R['params']>;
-  readonly body: z.output<R['body']>;
+  readonly params: z.output<RequestSchemas[R['params']]>;
+  readonly body: z.output<RequestSchemas[R['body']]>;
   /** What the verified token says of its bearer (the database identifies and authorizes them); no identity on a public route. */
   readonly who: Identity;
   readonly db: Database;
@@ -118,20 +118,30 @@ function readJsonBody(event: ApiEvent): unknown {
  */
 export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<Id>, countMetrics?: HandlerMetrics<Id>) {
   // Validate the environment when the function loads: a missing variable fails the cold start, by name.
-  config();
+  const { EMS_ID_TYPE } = config();
   // The database (on AWS, the Data API's SDK client) is built while the function initializes, as AWS
   // advises for SDK clients, not by its first request. A failure is the first request's to report.
   getDatabase().catch(() => undefined);
+  const route = routeById(id);
+  // The route's schemas, for the ids of the configured type, built once as the function loads.
+  const schemas = requestSchemas(EMS_ID_TYPE);
+  const parsers = { params: schemas[route.params], body: route.body === 'NoBody' ? undefined : schemas[route.body] };
   // Typed above by the route; below, one implementation for every route.
-  return defineHandler(routeById(id), run as AnyRun, countMetrics as AnyMetrics | undefined);
+  return defineHandler(route, parsers, run as AnyRun, countMetrics as AnyMetrics | undefined);
 }
 
 /** `run` and `countMetrics` of whichever route: `routeHandler` gives them their route's types. */
-type AnyRun = (input: HandlerInput<RouteDefinition>) => Promise<unknown>;
+type AnyRun = (input: Omit<HandlerInput<RouteDefinition>, 'params' | 'body'> & { readonly params: unknown; readonly body: unknown }) => Promise<unknown>;
 type AnyMetrics = (result: never) => Record<string, number>;
 
+/** A route's request schemas: its path parameters', and its body's unless it reads none. */
+interface Parsers {
+  readonly params: z.ZodMiniType;
+  readonly body: z.ZodMiniType | undefined;
+}
+
 /** The handler of a route: parse, identify, one call, map. */
-function defineHandler(route: RouteDefinition, run: AnyRun, countMetrics?: AnyMetrics) {
+function defineHandler(route: RouteDefinition, parsers: Parsers, run: AnyRun, countMetrics?: AnyMetrics) {
   return async (event: ApiEvent, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     startInvocation(context);
     // This request's own fields go on each of its log lines and its metrics are flushed in one
@@ -146,8 +156,8 @@ function defineHandler(route: RouteDefinition, run: AnyRun, countMetrics?: AnyMe
     try {
       assertStorableText(event.pathParameters ?? {}, 'path parameters');
       assertStorableText(event.queryStringParameters ?? {}, 'query string');
-      const params = parseWith(route.params, event.pathParameters ?? {}, 'path parameters');
-      const body = parseWith(route.body, route.body === NoBody ? undefined : readJsonBody(event), 'body');
+      const params = parseWith(parsers.params, event.pathParameters ?? {}, 'path parameters');
+      const body = parsers.body === undefined ? undefined : parseWith(parsers.body, readJsonBody(event), 'body');
       const db = await getDatabase();
       const claims = event.requestContext?.authorizer?.jwt?.claims ?? {};
       const identity = claims[config().JWT_IDENTITY_CLAIM];

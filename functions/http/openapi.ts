@@ -6,11 +6,12 @@
  * produce against the committed document.
  */
 import * as z from 'zod/mini';
+import type { IdType } from '../shared/config';
 import { REFUSALS } from '../shared/refusals';
 import { INTERNAL_ERROR } from './responses';
 import { ROUTES, type RouteDefinition, type RouteId } from './routes';
-import * as responses from './response-schemas';
-import { NoBody } from './schemas';
+import { responsesByRoute, responseSchemas, type ResponsesByRoute } from './response-schemas';
+import { requestSchemas, type RequestSchemas } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -22,15 +23,12 @@ function withoutDialect(schema: JsonSchema): JsonSchema {
 const requestJsonSchema = (schema: z.ZodMiniType) => withoutDialect(z.toJSONSchema(schema, { io: 'input' }));
 
 /**
- * The success bodies, named as exported by response-schemas.ts, so a schema used inside another
+ * The success bodies, named as in response-schemas.ts, so a schema used inside another
  * (Person, MessageHandler, ...) is a $ref too.
  */
-function responseSchemas(): Map<z.ZodMiniType, string> {
-  const named = new Map<z.ZodMiniType, string>();
-  for (const [name, value] of Object.entries(responses)) {
-    if (value instanceof z.ZodMiniType) named.set(value, name);
-  }
-  return named;
+function namedSchemas(idType: IdType): Map<z.ZodMiniType, string> {
+  const byName = Object.entries(responseSchemas(idType)).sort(([a], [b]) => (a < b ? -1 : 1));
+  return new Map(byName.map(([name, schema]) => [schema, name]));
 }
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -105,19 +103,25 @@ function errorStatusesOf(route: RouteDefinition): ErrorStatus[] {
   const statuses: ErrorStatus[] = [400];
   if (route.access !== 'public') statuses.push(401, 403, 404);
   if (route.method !== 'GET') statuses.push(409); // a GET changes nothing, so no state refuses it
-  if (route.body !== NoBody) statuses.push(413);
+  if (route.body !== 'NoBody') statuses.push(413);
   statuses.push(500, 503);
   return statuses;
 }
 
-function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
-  const parameters = Object.entries((requestJsonSchema(route.params).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
+interface Schemas {
+  readonly requests: RequestSchemas;
+  readonly responses: ResponsesByRoute;
+  readonly names: Map<z.ZodMiniType, string>;
+}
+
+function operation(route: RouteDefinition, { requests, responses, names }: Schemas) {
+  const parameters = Object.entries((requestJsonSchema(requests[route.params]).properties ?? {}) as Record<string, unknown>).map(([name, schema]) => ({
     name,
     in: 'path',
     required: true,
     schema,
   }));
-  const response: z.ZodMiniType = responses.RESPONSES_BY_ROUTE[route.id as RouteId];
+  const response: z.ZodMiniType = responses[route.id as RouteId];
   const responseName = names.get(response);
   const successStatus = route.successStatus ?? 200;
   return {
@@ -126,8 +130,8 @@ function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
     ...(route.access === 'public' ? { security: [] } : {}),
     'x-access': route.access,
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body !== NoBody
-      ? { requestBody: { required: true, content: { 'application/json': { schema: requestJsonSchema(route.body) } } } }
+    ...(route.body !== 'NoBody'
+      ? { requestBody: { required: true, content: { 'application/json': { schema: requestJsonSchema(requests[route.body]) } } } }
       : {}),
     responses: {
       [String(successStatus)]: {
@@ -144,8 +148,14 @@ function operation(route: RouteDefinition, names: Map<z.ZodMiniType, string>) {
   };
 }
 
-export function openApiDocument() {
-  const names = responseSchemas();
+/**
+ * The document for an API whose ids are `idType` (EMS_ID_TYPE; README: Id types): uuid ids are
+ * strings of format uuid; integer and bigint ids are digit strings in paths, and integers with
+ * their minimum and maximum in bodies (a request body also takes the same digits as a string).
+ */
+export function openApiDocument(idType: IdType = 'uuid') {
+  const names = namedSchemas(idType);
+  const schemas: Schemas = { requests: requestSchemas(idType), responses: responsesByRoute(responseSchemas(idType)), names };
   const registry = z.registry<{ id: string }>();
   for (const [schema, id] of names) registry.add(schema, { id });
   registry.add(ErrorBody, { id: 'ErrorBody' });
@@ -153,7 +163,7 @@ export function openApiDocument() {
   const componentSchemas = Object.fromEntries(Object.entries(generated).map(([id, schema]) => [id, withoutDialect(schema)]));
 
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of ROUTES) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, names);
+  for (const route of ROUTES) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, schemas);
   return {
     openapi: '3.1.0',
     info: {

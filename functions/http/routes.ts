@@ -7,8 +7,8 @@
  */
 import type * as z from 'zod/mini';
 import type { Access } from '../domain/access';
-import type { RESPONSES_BY_ROUTE } from './response-schemas';
-import * as schemas from './schemas';
+import type { ResponsesByRoute } from './response-schemas';
+import type { RequestSchemaName } from './schemas';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
@@ -21,10 +21,10 @@ export interface RouteDefinition {
   readonly entry: string;
   readonly access: Access;
   readonly summary: string;
-  /** Path parameters (`NoParams` for a path without any). */
-  readonly params: z.ZodMiniType;
-  /** JSON body (`NoBody` for a route that reads none). */
-  readonly body: z.ZodMiniType;
+  /** Path parameters: the name of their schema in schemas.ts (`NoParams` for a path without any), built for the configured id type. */
+  readonly params: RequestSchemaName;
+  /** JSON body: the name of its schema in schemas.ts (`NoBody` for a route that reads none). */
+  readonly body: RequestSchemaName;
   readonly successStatus?: number;
   /**
    * A successful answer means membership or ownership changed, so the events outbox has new rows:
@@ -42,8 +42,8 @@ export const ROUTES = [
     entry: 'functions/handlers/get-listing-recipient.ts',
     access: 'authenticated',
     summary: "Who receives buyers' messages about a listing now, and why.",
-    params: schemas.ListingParams,
-    body: schemas.NoBody,
+    params: 'ListingParams',
+    body: 'NoBody',
   },
   {
     id: 'getConversationOwnershipHistory',
@@ -52,8 +52,8 @@ export const ROUTES = [
     entry: 'functions/handlers/get-conversation-ownership-history.ts',
     access: 'authenticated',
     summary: "The ordered chain of a conversation's owners, with actor, reason and time.",
-    params: schemas.ConversationParams,
-    body: schemas.NoBody,
+    params: 'ConversationParams',
+    body: 'NoBody',
   },
   {
     id: 'sendMessage',
@@ -62,8 +62,8 @@ export const ROUTES = [
     entry: 'functions/handlers/send-message.ts',
     access: 'buyer',
     summary: 'A buyer writes about a listing; the message is routed to an active member.',
-    params: schemas.NoParams,
-    body: schemas.SendMessageBody,
+    params: 'NoParams',
+    body: 'SendMessageBody',
     successStatus: 201,
     // Not writesEvents: the hot route, and it moves a conversation only rarely (a message to a
     // listing whose holder changed); its events wait for the relay's schedule (at most a minute).
@@ -75,8 +75,8 @@ export const ROUTES = [
     entry: 'functions/handlers/get-company-stats.ts',
     access: 'company_admin',
     summary: "The caller's company: members by status, listings by owner type, moves, handler load, removals over time.",
-    params: schemas.NoParams,
-    body: schemas.NoBody,
+    params: 'NoParams',
+    body: 'NoBody',
   },
   {
     id: 'removeMember',
@@ -85,8 +85,8 @@ export const ROUTES = [
     entry: 'functions/handlers/remove-member.ts',
     access: 'company_admin',
     summary: "Removes a member; their active listings and open conversations move to the company's fallback recipient.",
-    params: schemas.SellerParams,
-    body: schemas.RemoveMemberBody,
+    params: 'SellerParams',
+    body: 'RemoveMemberBody',
     writesEvents: true,
   },
   {
@@ -96,8 +96,8 @@ export const ROUTES = [
     entry: 'functions/handlers/reactivate-member.ts',
     access: 'company_admin',
     summary: 'Reactivates a member, optionally restoring the listings the fallback still holds.',
-    params: schemas.SellerParams,
-    body: schemas.ReactivateMemberBody,
+    params: 'SellerParams',
+    body: 'ReactivateMemberBody',
     writesEvents: true,
   },
   {
@@ -107,8 +107,8 @@ export const ROUTES = [
     entry: 'functions/handlers/list-message-handlers.ts',
     access: 'company_admin',
     summary: "The company's message handlers with priority and open-conversation load.",
-    params: schemas.NoParams,
-    body: schemas.NoBody,
+    params: 'NoParams',
+    body: 'NoBody',
   },
   {
     id: 'updateMessageHandlers',
@@ -117,8 +117,8 @@ export const ROUTES = [
     entry: 'functions/handlers/update-message-handlers.ts',
     access: 'company_admin',
     summary: 'Adds, re-prioritises or deactivates message handlers, all or nothing.',
-    params: schemas.NoParams,
-    body: schemas.MessageHandlersBody,
+    params: 'NoParams',
+    body: 'MessageHandlersBody',
     // A handler deactivated hands what it holds down the chain (trigger
     // company_message_handlers_release): listings.handed_over and conversations.moved.
     writesEvents: true,
@@ -130,8 +130,8 @@ export const ROUTES = [
     entry: 'functions/handlers/health.ts',
     access: 'public',
     summary: 'Database reachable and migrations current.',
-    params: schemas.NoParams,
-    body: schemas.NoBody,
+    params: 'NoParams',
+    body: 'NoBody',
   },
 ] as const satisfies readonly RouteDefinition[];
 
@@ -139,8 +139,11 @@ export type Route = (typeof ROUTES)[number];
 export type RouteId = Route['id'];
 export type RouteOf<Id extends RouteId> = Extract<Route, { readonly id: Id }>;
 
-/** What a route answers on success, from its response schema (its params and body: `HandlerInput` in handler-kit.ts). */
-export type RouteResult<Id extends RouteId> = z.output<(typeof RESPONSES_BY_ROUTE)[Id]>;
+/**
+ * What a route answers on success, from its response schema (its params and body: `HandlerInput` in
+ * handler-kit.ts). Its ids are `Id` (response-schemas.ts): a string for uuid ids, a number for integer and bigint ones.
+ */
+export type RouteResult<Id extends RouteId> = z.output<ResponsesByRoute[Id]>;
 
 export function routeById<Id extends RouteId>(id: Id): RouteOf<Id> {
   const route = ROUTES.find((r): r is RouteOf<Id> => r.id === id);

@@ -1,24 +1,34 @@
-/** `npm run openapi`: writes functions/http/openapi.json from the route table (a test keeps it current). */
-import { writeFileSync } from 'node:fs';
+/**
+ * `npm run openapi`: writes functions/http/openapi.json from the route table (a test keeps it
+ * current); `-- --id-type integer|bigint` writes the document of an API on those ids instead.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseCommandLine, runCommandLine } from '../shared/command-line';
+import { idTypeFlag, parseCommandLine, runCommandLine } from '../shared/command-line';
 import { openApiDocument } from './openapi';
 
 export const OPENAPI_FILE = path.join(__dirname, 'openapi.json');
 
-const USAGE = `usage: npm run openapi
+const USAGE = `usage: npm run openapi [-- --id-type uuid|bigint|integer] [--out <file>]
 
-Writes functions/http/openapi.json (OpenAPI 3.1) from the route table functions/http/routes.ts.
+Writes the OpenAPI 3.1 document of the route table functions/http/routes.ts, with the ids in the
+form of --id-type (default uuid: functions/http/openapi.json, the committed one; bigint or integer:
+.local/openapi.<id type>.json).
 
-  -h, --help   this text`;
+  --id-type <type>   uuid, bigint or integer (README: Id types)
+  --out <file>       write there instead
+  -h, --help         this text`;
 
 if (require.main === module) {
   runCommandLine(
     USAGE,
     async () => {
-      parseCommandLine({ options: {} });
-      writeFileSync(OPENAPI_FILE, `${JSON.stringify(openApiDocument(), null, 2)}\n`);
-      console.log(`wrote ${path.relative(process.cwd(), OPENAPI_FILE)}`);
+      const { values } = parseCommandLine({ options: { 'id-type': { type: 'string' }, out: { type: 'string' } } });
+      const idType = idTypeFlag(values['id-type']) ?? 'uuid';
+      const file = values.out ?? (idType === 'uuid' ? OPENAPI_FILE : path.join(process.cwd(), '.local', `openapi.${idType}.json`));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(openApiDocument(idType), null, 2)}\n`);
+      console.log(`wrote ${path.relative(process.cwd(), file)}`);
       return 0;
     },
     'openapi failed',

@@ -13,6 +13,7 @@ import type { ApiEvent } from '../http/handler-kit';
 import { openApiDocument } from '../http/openapi';
 import { errorResponse, json } from '../http/responses';
 import { ROUTES, type RouteDefinition } from '../http/routes';
+import { config } from '../shared/config';
 import { logger } from '../shared/observability';
 import type { LocalTokens } from './jwt';
 
@@ -90,7 +91,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       const [pathname = '/', query = ''] = (req.url ?? '/').split(/\?(.*)/s, 2);
       const url = { pathname, search: query ? `?${query}` : '', searchParams: new URLSearchParams(query) };
       const method = (req.method ?? 'GET').toUpperCase();
-      if (method === 'GET' && url.pathname === '/openapi.json') return send(res, json(200, openApiDocument()));
+      // The document of the ids this API takes (EMS_ID_TYPE), as its handlers validate them.
+      if (method === 'GET' && url.pathname === '/openapi.json') return send(res, json(200, openApiDocument(config().EMS_ID_TYPE)));
       if (method === 'GET' && url.pathname === '/.well-known/jwks.json') return send(res, json(200, options.tokens.jwks));
 
       const matches = COMPILED.map((c) => ({ c, m: c.pattern.exec(url.pathname) })).filter((x) => x.m);

@@ -12,7 +12,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DatabaseUnreachableError } from '../database/reachability';
-import { ConfigurationError } from './config';
+import { ConfigurationError, ID_TYPES, type IdType } from './config';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -28,6 +28,14 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** The value of an `--id-type` flag (README: Id types): undefined when not given, a UsageError when not an id type. */
+export function idTypeFlag(value: string | undefined): IdType | undefined {
+  if (value === undefined) return undefined;
+  const idType = ID_TYPES.find((t) => t === value);
+  if (!idType) throw new UsageError(`--id-type must be one of ${ID_TYPES.join(', ')}, not '${value}'.`);
+  return idType;
 }
 
 class HelpRequested extends Error {}

@@ -13,6 +13,7 @@ import { randomInt } from 'node:crypto';
 import pg from 'pg';
 import type { Database, Row } from '../../functions/database/port';
 import { DomainError } from '../../functions/domain/errors';
+import type { Id } from '../../functions/http/response-schemas';
 
 /* ------------------------------------------------------------------ */
 /* Refusals                                                            */
@@ -244,8 +245,8 @@ export class CommitSnapshotRecorder implements Database {
 }
 
 export interface RecordedMessage extends CommitSnapshot {
-  readonly messageId: string;
-  readonly recipientId: string;
+  readonly messageId: Id;
+  readonly recipientId: Id;
 }
 
 /**

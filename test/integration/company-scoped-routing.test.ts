@@ -339,7 +339,7 @@ describe('1. company change of an active member (UPDATE sellers SET company_id)'
       if (path === 'sendBuyerMessage') {
         const sent = await sendBuyerMessage(t.db, { buyerId, listingId, body: 'Still for sale?' });
         expect(sent).toMatchObject({ conversationId, conversationReopened: true });
-        storedFor = sent.recipient.id;
+        storedFor = String(sent.recipient.id);
       } else {
         storedFor = (await plainBuyerMessage(t.db, conversationId, buyerId)).recipient_id;
       }

@@ -265,7 +265,7 @@ describe('membership stress: plain SQL and API membership changes with buyer mes
               // The service's one statement, in a transaction of the test's own so the proof reads what holds at its commit.
               const proof = await db.transaction(async (tx) => {
                 const sent = await sendBuyerMessage(tx, { buyerId, listingId, body: `stress ${n}` });
-                return proveRecipient(tx, sent.messageId, what);
+                return proveRecipient(tx, String(sent.messageId), what);
               });
               proofs.push(proof);
               count(what);

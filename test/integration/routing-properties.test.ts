@@ -787,8 +787,8 @@ async function step(run: Run, op: Op): Promise<string> {
             conversationReopened: existing?.status === 'closed',
           });
           if (existingId) expect(message.conversationId).toBe(existingId);
-          else renameNewConversation(x, message.conversationId);
-          run.messages.set(message.messageId, message.recipient.id);
+          else renameNewConversation(x, String(message.conversationId));
+          run.messages.set(String(message.messageId), String(message.recipient.id));
           // Through the service too: the history of this conversation ends at the recipient.
           const history = await getOwnershipHistory(apiDb, conversationId === NEW_CONVERSATION ? message.conversationId : conversationId!);
           expect(history.at(-1)?.newOwnerId).toBe(target);

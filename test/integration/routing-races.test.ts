@@ -18,6 +18,7 @@ import type { Database } from '../../functions/database/port';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { updateMessageHandlers } from '../../functions/domain/company';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
+import type { Id } from '../../functions/http/response-schemas';
 import { INVARIANT_VIOLATIONS_SQL, verifyInstallation } from '../../functions/verification/verify';
 import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
@@ -100,7 +101,7 @@ const statusOf = async (sellerId: string) =>
 describe('the commit-order proof', () => {
   // Self-test: with the routing trigger bypassed, the proof must reject a message stored for
   // a removed member, and one whose commit order against the removal cannot be told.
-  async function bypassedMessage(db: PgDatabase, conversationId: string, buyerId: string, recipientId: string) {
+  async function bypassedMessage(db: PgDatabase, conversationId: Id, buyerId: string, recipientId: string) {
     const client = await db.pool.connect();
     await client.query('BEGIN');
     await client.query('SET LOCAL session_replication_role = replica');
@@ -328,11 +329,11 @@ describe('(a) buyer messages racing removals and reactivations of their recipien
       [companyId, changes.map((c) => c.xid)],
     );
     expect(unrecorded!.n).toBe(0);
-    const recipients = new Map<string, number>();
+    const recipients = new Map<Id, number>();
     for (const message of messages) recipients.set(message.recipientId, (recipients.get(message.recipientId) ?? 0) + 1);
     const name = new Map([[owner, 'owner'], [admin, 'admin'], [handler, 'handler'], [backupHandler, 'backup handler'], [a, 'A'], [b, 'B']]);
     console.info(
-      `race (a): ${messages.length} messages in ${elapsed} ms; recipients ${JSON.stringify(Object.fromEntries([...recipients].map(([id, n]) => [name.get(id) ?? id, n])))}; ` +
+      `race (a): ${messages.length} messages in ${elapsed} ms; recipients ${JSON.stringify(Object.fromEntries([...recipients].map(([id, n]) => [name.get(String(id)) ?? id, n])))}; ` +
         `operations ${JSON.stringify(operations)}`,
     );
   });

@@ -17,13 +17,14 @@ describe('route types flow from the route table', () => {
     expectTypeOf<Remove['who']>().toEqualTypeOf<Identity>();
     expectTypeOf<HandlerInput<RouteOf<'reactivateMember'>>['body']>().toEqualTypeOf<{ restoreListings: boolean; reason?: string | undefined }>();
     expectTypeOf<HandlerInput<RouteOf<'getCompanyStats'>>['body']>().toEqualTypeOf<undefined>();
+    // Ids as the marketplace has them: a string for uuid ids, a number for integer and bigint ones.
     expectTypeOf<RouteResult<'removeMember'>>().toEqualTypeOf<{
-      sellerId: string;
-      companyId: string;
+      sellerId: string | number;
+      companyId: string | number;
       status: 'removed';
       listingsMoved: number;
       conversationsMoved: number;
-      movedTo: { id: string; name: string } | null;
+      movedTo: { id: string | number; name: string } | null;
     }>();
   });
 
