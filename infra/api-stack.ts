@@ -65,11 +65,18 @@ export class ApiStack extends Stack {
       JWT_IDENTITY_CLAIM,
     });
 
-    this.httpApi = new MessagingHttpApi(this, 'Http', { cluster: props.cluster, secret: props.apiSecret, environment: environment(props.apiSecret), jwt });
+    // The API takes and answers ids of the marketplace's type; the verification checks the database has it.
+    const ids = { EMS_ID_TYPE: config.idType };
+    this.httpApi = new MessagingHttpApi(this, 'Http', {
+      cluster: props.cluster,
+      secret: props.apiSecret,
+      environment: { ...environment(props.apiSecret), ...ids },
+      jwt,
+    });
     this.verification = new VerificationSchedule(this, 'Verification', {
       cluster: props.cluster,
       secret: props.verificationSecret,
-      environment: { ...environment(props.verificationSecret), [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()) },
+      environment: { ...environment(props.verificationSecret), ...ids, [MIGRATION_CHECKSUMS_ENV]: JSON.stringify(migrationChecksums()) },
       schedule: config.verificationSchedule,
       alarmEmail: config.alarmEmail,
     });

@@ -5,6 +5,7 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { ID_TYPES } from '../functions/shared/config';
 
 /** Stages named 'dev' get the cheap, disposable defaults; every other stage gets production defaults. */
 export const DEV_STAGE = 'dev';
@@ -18,6 +19,7 @@ const CONTEXT_KEYS = [
   'jwtIssuer',
   'jwtAudience',
   'createBaseSchema',
+  'idType',
 ] as const;
 
 const capacity = (min: number) =>
@@ -54,6 +56,8 @@ const schema = z
         .optional(),
     ),
     createBaseSchema: z.preprocess(emptyAsUndefined, flag.optional()),
+    /** The type of the marketplace's ids (README: Id types): EMS_ID_TYPE of the API, the migrations and the verification. */
+    idType: z.preprocess(emptyAsUndefined, z.enum(ID_TYPES, { error: `one of ${ID_TYPES.join(', ')}` }).default('uuid')),
   })
   .refine((c) => (c.jwtIssuer === undefined) === (c.jwtAudience === undefined), {
     message: 'set both jwtIssuer and jwtAudience (an external identity provider), or neither (the stack creates a Cognito user pool)',
@@ -72,6 +76,8 @@ const schema = z
       jwt: c.jwtIssuer && c.jwtAudience ? { issuer: c.jwtIssuer, audience: c.jwtAudience } : undefined,
       /** A brand-new dev cluster has no marketplace tables; production clusters must already hold them. */
       createBaseSchema: c.createBaseSchema ?? isDev,
+      /** The form of the ids the API takes and answers; on an empty database, the base tables' ids. */
+      idType: c.idType,
     };
   })
   .refine((c) => c.maxCapacity >= c.minCapacity, { message: 'maxCapacity must be at least minCapacity', path: ['maxCapacity'] });

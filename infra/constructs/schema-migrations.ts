@@ -106,6 +106,8 @@ export class SchemaMigrations extends Construct {
         MIGRATION_DEPLOY_MINUTES: String(limits.DEPLOY_LIMIT.toMinutes()),
         // No statement outlives the Lambda: one running at the slice's end has this long to finish.
         MIGRATION_STATEMENT_TIMEOUT: `${limits.STATEMENT_TIMEOUT.toMinutes()}min`,
+        // The ids of the base tables the baseline creates on an empty database (createBaseSchema).
+        EMS_ID_TYPE: config.idType,
       },
     });
     for (const secret of [database.secret, database.apiUserSecret, database.verifierUserSecret, database.relayUserSecret]) secret.grantRead(this.handler);

@@ -247,6 +247,7 @@ describe('migration custom resource', () => {
       DATABASE_SECRET_ARN: { Ref: expect.stringMatching(/SecretAttachment/) },
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       EMS_MIGRATION_CHECKSUMS: JSON.stringify(migrationChecksums()),
+      EMS_ID_TYPE: 'uuid',
     });
     expect(variables).not.toHaveProperty('DATABASE_URL');
   });
@@ -360,13 +361,15 @@ describe('HTTP API from the route table', () => {
           'DATA_API_DATABASE',
           'DATA_API_RESOURCE_ARN',
           'DATA_API_SECRET_ARN',
+          'EMS_ID_TYPE',
           'JWT_IDENTITY_CLAIM',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_SERVICE_NAME',
           'SERVICE_NAME',
         ].sort(),
       );
-      expect(variables).toMatchObject({ DATA_API_DATABASE: 'ems', JWT_IDENTITY_CLAIM: 'email', POWERTOOLS_SERVICE_NAME: SERVICE_NAME });
+      // The default id type (context key idType; a stage's own: stages.test.ts).
+      expect(variables).toMatchObject({ DATA_API_DATABASE: 'ems', JWT_IDENTITY_CLAIM: 'email', POWERTOOLS_SERVICE_NAME: SERVICE_NAME, EMS_ID_TYPE: 'uuid' });
       const logGroup = resources[fn.LoggingConfig.LogGroup.Ref]!;
       expect(logGroup.Properties.RetentionInDays, name).toBe(30);
     }

@@ -21,6 +21,7 @@ beforeAll(() => {
     alarmEmail: 'ops@example.com',
     verificationSchedule: 'cron(0/15 * * * ? *)',
     maxCapacity: '16',
+    idType: 'bigint',
   });
 });
 
@@ -46,6 +47,17 @@ describe('a production stage', () => {
   it('does not create base tables on a production database', () => {
     const [, resource] = onlyResource(app.statefulTemplate, MIGRATION_RESOURCE_TYPE);
     expect(resource.Properties).toMatchObject({ CreateBaseSchema: 'false' });
+  });
+
+  it("passes the marketplace's id type (idType) as EMS_ID_TYPE to every API function, the migration Lambda and the scheduled verification", () => {
+    const variablesOf = (template: SynthesizedApp['apiTemplate'], stack: typeof app.api | typeof app.stateful, fn: { node: { defaultChild?: unknown } }) => {
+      const id = stack.getLogicalId(fn.node.defaultChild as never);
+      return (template.toJSON().Resources[id].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    };
+    const functions = [...Object.values(app.api.httpApi.handlers), app.api.verification.handler].map((h) => h.function);
+    expect(functions).toHaveLength(10);
+    for (const fn of functions) expect(variablesOf(app.apiTemplate, app.api, fn).EMS_ID_TYPE, fn.node.path).toBe('bigint');
+    expect(variablesOf(app.statefulTemplate, app.stateful, app.stateful.migrations.handler.function).EMS_ID_TYPE).toBe('bigint');
   });
 
   it('snapshots the cluster before the migrations run, from a Lambda outside the VPC that may only snapshot this cluster and read as the verifier', () => {
@@ -114,6 +126,7 @@ describe('context validation', () => {
     [{ jwtIssuer: ISSUER }, 'set both jwtIssuer and jwtAudience'],
     [{ jwtIssuer: 'http://insecure.example.com', jwtAudience: 'a' }, 'jwtIssuer'],
     [{ createBaseSchema: 'yes' }, 'createBaseSchema'],
+    [{ idType: 'serial' }, 'idType: one of uuid, bigint, integer'],
   ])('refuses %j before building anything', (context, message) => {
     expect(() => createEmsApp(context)).toThrow(/Invalid CDK context/);
     expect(() => createEmsApp(context)).toThrow(message);
