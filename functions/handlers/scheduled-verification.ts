@@ -12,6 +12,7 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { getDatabase } from '../database/from-config';
+import { idTypeSetting } from '../shared/config';
 import { logger, metrics, startInvocation } from '../shared/observability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
 
@@ -42,10 +43,13 @@ export function publishVerificationMetrics(report: VerificationReport, target: M
   target.publishStoredMetrics();
 }
 
+/** The ids the stack's API takes (EMS_ID_TYPE, context key idType), read as the function loads: a bad value fails the cold start. */
+const idType = idTypeSetting();
+
 export async function handler(_event?: unknown, context?: Context): Promise<VerificationReport> {
   startInvocation(context);
   const db = await getDatabase();
-  const report = await verifyInstallation(db);
+  const report = await verifyInstallation(db, { idType });
   publishVerificationMetrics(report);
   const failed = report.checks.filter((c) => !c.ok);
   const fields = { ok: report.ok, failedChecks: failed.map((c) => c.name), checks: report.checks };

@@ -21,7 +21,7 @@ import { CLI_APPLICATION_NAME, MIGRATIONS_TABLE, migrationKnexConfig, RUNNER_APP
 import { PgDatabase } from '../database/pg-adapter';
 import { connectionFailureReason, databaseTarget, DatabaseUnreachableError } from '../database/reachability';
 import { verifyInstallation, type VerificationReport } from '../verification/verify';
-import { migrationSettings } from '../shared/config';
+import { idTypeSetting, migrationSettings } from '../shared/config';
 import { guardDeadline } from './deadline';
 import { formatPreflightProblems, runPreflight, type PreflightReport } from './preflight';
 import { safeguardedMigrationSource } from './safeguards';
@@ -288,7 +288,8 @@ export async function runMessagingMigrations(options: RunnerOptions): Promise<Ru
 
     const db = new PgDatabase(options.connectionString, { max: 2, applicationName: 'ems-verify' });
     try {
-      verification = await verifyInstallation(db);
+      // EMS_ID_TYPE where it is set (npm start, the migration Lambda): the ids must be the ones the API takes.
+      verification = await verifyInstallation(db, { idType: idTypeSetting() });
     } finally {
       await db.close();
     }

@@ -114,6 +114,15 @@ export type IdType = (typeof ID_TYPES)[number];
  * types are read off its tables by migration 1; the verification says when the two differ.)
  */
 const idTypeVariable = () => variable(z.enum(ID_TYPES), ID_TYPES.join(', '));
+const idTypeVariables = /* @__PURE__ */ lazy(() => ({ EMS_ID_TYPE: idTypeVariable() }));
+
+/**
+ * EMS_ID_TYPE as given, undefined when unset: the verification compares the database's ids with it
+ * only when it is set (an existing marketplace run without it is checked against its own tables).
+ */
+export function idTypeSetting(environment: Environment = process.env): IdType | undefined {
+  return readGroup(idTypeVariables(), environment).EMS_ID_TYPE;
+}
 
 function lazy<T>(build: () => T): () => T {
   let value: T | undefined;

@@ -7,7 +7,7 @@
 import type { Database } from '../database/port';
 import { resolveReachableDatabaseUrl } from '../database/reachability';
 import { EXIT_CANNOT_CONNECT, EXIT_FAILED, EXIT_OK, parseCommandLine, runCommandLine, UsageError } from '../shared/command-line';
-import { checkEnvironment, databaseSettings, migrationSettings } from '../shared/config';
+import { checkEnvironment, databaseSettings, idTypeSetting, migrationSettings } from '../shared/config';
 
 const USAGE = `usage: npm run verify -- [--json] [--stack <Data stack>]
 
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   }
   const { formatReport, verifyInstallation } = await import('./verify');
   try {
-    const report = await verifyInstallation(db);
+    const report = await verifyInstallation(db, { idType: idTypeSetting() });
     const title = values.stack ? `Enhanced messaging verification of ${values.stack}` : 'Enhanced messaging verification';
     console.log(values.json ? JSON.stringify(report, null, 2) : `${title}\n${formatReport(report)}`);
     return report.ok ? EXIT_OK : EXIT_FAILED;

@@ -8,6 +8,7 @@ import { DATABASE_ROLE_PROBLEMS_SQL } from '../../migrations/lib/database-roles'
 import { API_ROUTE_FUNCTIONS, MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
 import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION, DATABASE_ROLES_MIGRATION, EVENTS_OUTBOX_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
+import type { IdType } from '../shared/config';
 
 export interface CheckResult {
   readonly name: string;
@@ -52,11 +53,52 @@ async function expectNames(db: Database, name: string, sql: string, wanted: read
     : { name, ok: false, detail: `missing: ${missing.join(', ')}` };
 }
 
+/**
+ * Each entity's id domain (migrations/sql/ids/ems_id_domains.sql) and its base table: one row per
+ * entity with the domain's type as recorded on install (null: no domain) and the table's `id` type now.
+ */
+export const ID_TYPES_SQL = `
+  SELECT e.domain_name, e.table_name,
+         (SELECT format_type(t.typbasetype, t.typtypmod) FROM pg_type t
+           WHERE t.typname = e.domain_name AND t.typnamespace = current_schema()::regnamespace AND t.typtype = 'd') AS recorded,
+         (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+           WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || e.table_name) AND a.attname = 'id' AND NOT a.attisdropped) AS actual
+    FROM (VALUES (1, 'ems_company_id', 'companies'), (2, 'ems_seller_id', 'sellers'), (3, 'ems_buyer_id', 'buyers'),
+                 (4, 'ems_listing_id', 'listed_cars'), (5, 'ems_conversation_id', 'conversations')) AS e(n, domain_name, table_name)
+   ORDER BY e.n`;
+
+/**
+ * The ids the messaging objects were installed for are still the marketplace's, and (when
+ * EMS_ID_TYPE is given) the ones the API takes and answers (README: Id types).
+ */
+async function idTypesCheck(db: Database, expected: IdType | undefined): Promise<CheckResult> {
+  const name = 'id types';
+  const rows = await db.query<{ domain_name: string; table_name: string; recorded: string | null; actual: string | null }>(ID_TYPES_SQL);
+  const problems: string[] = [];
+  for (const row of rows) {
+    if (row.actual === null) problems.push(`${row.table_name}.id is missing`);
+    else if (row.recorded === null) problems.push(`the domain ${row.domain_name} is missing (migration 1 records ${row.table_name}.id's type in it)`);
+    else if (row.recorded !== row.actual)
+      problems.push(`${row.domain_name} is ${row.recorded} but ${row.table_name}.id is ${row.actual}: the ids changed type after the install`);
+    if (expected !== undefined && row.actual !== null && row.actual !== expected) {
+      problems.push(`the API takes ${expected} ids but ${row.table_name}.id is ${row.actual} (EMS_ID_TYPE)`);
+    }
+  }
+  if (problems.length) return { name, ok: false, detail: problems.join('; ') };
+  const types = [...new Set(rows.map((r) => r.actual))].join(' and ');
+  return {
+    name,
+    ok: true,
+    detail: `${types} ids, recorded as the ems_*_id domains${expected === undefined ? '' : ', as EMS_ID_TYPE says'}`,
+  };
+}
+
 async function routingFunctionCheck(db: Database): Promise<CheckResult> {
   const name = 'routing function answers';
   const [listing] = await db.query<{ id: string }>(`SELECT id FROM listed_cars WHERE status = 'active' LIMIT 1`);
   if (!listing) {
-    const rows = await db.query(`SELECT * FROM get_listing_message_recipient(gen_random_uuid())`);
+    // No id of any type names a listing: NULL.
+    const rows = await db.query(`SELECT * FROM get_listing_message_recipient(NULL)`);
     return { name, ok: rows.length === 0, detail: 'no active listing; an unknown listing returns no row' };
   }
   const rows = await db.query<{ routing_reason: string }>(`SELECT * FROM get_listing_message_recipient($1)`, [listing.id]);
@@ -280,7 +322,12 @@ async function guarded(name: string, check: () => Promise<CheckResult>): Promise
   }
 }
 
-export async function verifyInstallation(db: Database): Promise<VerificationReport> {
+export interface VerificationOptions {
+  /** EMS_ID_TYPE where it is set (`idTypeSetting()`): the ids the API takes, which the database's must be. */
+  readonly idType?: IdType;
+}
+
+export async function verifyInstallation(db: Database, options: VerificationOptions = {}): Promise<VerificationReport> {
   const checks = [
     await guarded('tables created', () =>
       expectNames(db, 'tables created', GUIDE_TABLES_SQL, ['company_member_audit', 'conversation_ownership_log', 'company_message_handlers']),
@@ -295,6 +342,7 @@ export async function verifyInstallation(db: Database): Promise<VerificationRepo
     await guarded('views created', () =>
       expectNames(db, 'views created', GUIDE_VIEWS_SQL, ['listing_message_routing', 'active_company_message_handlers', 'active_company_members']),
     ),
+    await guarded('id types', () => idTypesCheck(db, options.idType)),
     await guarded('routing function answers', () => routingFunctionCheck(db)),
     await guarded('triggers, indexes and columns', () => installedObjectsCheck(db)),
     await guarded('database roles', () => databaseRolesCheck(db)),

@@ -20,7 +20,7 @@ import {
   type CheckResult,
   type InvariantViolationClass,
 } from '../../functions/verification/verify';
-import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import { createMigratedDatabase, createTestDatabase, type TestDatabase } from '../helpers/database';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/names';
 import * as m from '../helpers/marketplace';
 import { invariantViolations } from '../helpers/routing-checks';
@@ -264,5 +264,37 @@ describe('the routing invariant names each violation class', () => {
     }
     const invariantCheck = emf.find((line) => CHECK_FAILED_METRIC in line && line.check === 'routing invariant');
     expect(invariantCheck?.[CHECK_FAILED_METRIC]).toBe(1);
+  });
+});
+
+describe('the id types check (README: Id types)', () => {
+  const idTypes = async (db: Database, idType?: 'uuid' | 'bigint' | 'integer') =>
+    (await verifyInstallation(db, { idType })).checks.find((c) => c.name === 'id types')!;
+
+  it('passes when the ems_*_id domains match their tables, and when EMS_ID_TYPE is given and is theirs', async () => {
+    expect(await idTypes(t.db)).toEqual({ name: 'id types', ok: true, detail: 'uuid ids, recorded as the ems_*_id domains' });
+    expect(await idTypes(t.db, 'uuid')).toMatchObject({ ok: true, detail: 'uuid ids, recorded as the ems_*_id domains, as EMS_ID_TYPE says' });
+  });
+
+  it('fails naming each table whose ids are not the ones the API takes (EMS_ID_TYPE), and only this check', async () => {
+    const report = await verifyInstallation(t.db, { idType: 'bigint' });
+    const check = report.checks.find((c) => c.name === 'id types')!;
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('the API takes bigint ids but listed_cars.id is uuid (EMS_ID_TYPE)');
+    expect(check.detail.split('; ')).toHaveLength(5);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['id types']);
+  });
+
+  it('fails naming what is missing where nothing was installed', async () => {
+    const empty = await createTestDatabase();
+    try {
+      const check = await idTypes(empty.db);
+      expect(check).toMatchObject({ ok: false });
+      expect(check.detail).toContain('companies.id is missing');
+      await empty.db.query('CREATE TABLE companies (id bigint PRIMARY KEY)');
+      expect((await idTypes(empty.db)).detail).toContain('the domain ems_company_id is missing');
+    } finally {
+      await empty.drop();
+    }
   });
 });
