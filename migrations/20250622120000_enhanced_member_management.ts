@@ -14,12 +14,13 @@ const LISTING_STATUSES_BEFORE = `'draft', 'active', 'sold', 'archived'`;
 // `pending_reassignment`: a removed member's listing that nobody in the company can take over yet.
 const LISTING_STATUSES_AFTER = `'draft', 'active', 'sold', 'archived', 'pending_reassignment'`;
 
-/** One domain per entity id, over the type the marketplace's tables use (migrations/sql/ids/ems_id_domains.sql). */
+/** One domain per entity id, over the type the marketplace's tables use. */
+export const ID_DOMAINS_FILE = 'ids/ems_id_domains.sql';
 export const ID_DOMAINS = ['ems_company_id', 'ems_seller_id', 'ems_buyer_id', 'ems_listing_id', 'ems_conversation_id'] as const;
 
 export async function up(knex: Knex): Promise<void> {
   // First the id types, read off the marketplace's own tables: everything below is declared with them.
-  await ddl(knex, readSqlFile('ids/ems_id_domains.sql'));
+  await ddl(knex, readSqlFile(ID_DOMAINS_FILE));
   // A constant default is stored in the catalog (PostgreSQL 11+): no table rewrite.
   await ddl(knex, [
     `ALTER TABLE sellers ADD COLUMN IF NOT EXISTS member_status text NOT NULL DEFAULT 'active'`,

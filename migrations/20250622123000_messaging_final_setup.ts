@@ -12,7 +12,7 @@ export const config = { transaction: false };
 
 // Only objects the messaging migrations created are commented: the marketplace's
 // own tables keep whatever comments they have.
-const COMMENTS: Record<string, string> = {
+export const COMMENTS: Record<string, string> = {
   'COLUMN sellers.member_status': 'Membership state: active, removed or suspended. Only active members receive buyer messages.',
   'COLUMN sellers.removed_at': 'When the member last left active status.',
   'COLUMN sellers.removed_by': 'Who removed the member (ems.actor setting, else the database user).',

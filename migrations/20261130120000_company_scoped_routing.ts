@@ -30,6 +30,7 @@ import {
   dropIndexConcurrently,
   setInListCheck,
 } from './lib/safe-ddl';
+import { replaceUuidSignatures } from './lib/id-signatures';
 import { readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
@@ -43,7 +44,7 @@ export const OWNERSHIP_LOG_REASONS = [
 
 // Functions first (SQL-language bodies are checked against what exists), then trigger functions
 // with their triggers. All in one transaction: the old rules are replaced at one instant.
-const SQL_FILES = [
+export const SQL_FILES = [
   'routing/ems_holder_rule.sql',
   'routing/ems_can_hold.sql',
   'routing/ems_lock_holder.sql',
@@ -121,7 +122,9 @@ async function healInBatches(knex: Knex, select: string, fix: string): Promise<v
 export async function up(knex: Knex): Promise<void> {
   await setInListCheck(knex, 'company_member_audit', 'company_member_audit_action_check', 'action', AUDIT_ACTIONS);
   await setInListCheck(knex, 'conversation_ownership_log', 'conversation_ownership_log_reason_check', 'reason', OWNERSHIP_LOG_REASONS);
-  await ddl(knex, [...SQL_FILES.map((file) => readSqlFile(file)), ...SUPERSEDED]);
+  // An install from before the id domains: its uuid definitions of these functions make way (lib/id-signatures.ts).
+  const replaced = await replaceUuidSignatures(knex, SQL_FILES);
+  await ddl(knex, [...replaced.drop, ...SQL_FILES.map((file) => readSqlFile(file)), ...SUPERSEDED, ...replaced.restore]);
   // The bulk hand-over's cost (see ownership/conversations_delete_history.sql): no key check per
   // log row, and no index nothing reads (the history is read by conversation, stats by company).
   await dropConstraint(knex, 'conversation_ownership_log', 'conversation_ownership_log_conversation_id_fkey');
@@ -157,8 +160,13 @@ export async function down(knex: Knex): Promise<void> {
   );
   // The rules as migrations 1 and 3 define them (their up() is idempotent: it re-creates the
   // functions and triggers this migration replaced and leaves everything else as it is)...
+  // (On an install from before the id domains that never ran migration 9, the uuid definitions of
+  // what they re-create make way first: lib/id-signatures.ts.)
+  const replaced = await replaceUuidSignatures(knex, SQL_FILES);
+  if (replaced.drop.length > 0) await ddl(knex, [...replaced.drop]);
   await memberManagement.up(knex);
   await conversationTracking.up(knex);
+  if (replaced.restore.length > 0) await ddl(knex, [...replaced.restore]);
   // ...then what only this migration added.
   await ddl(knex, [
     `DROP TRIGGER IF EXISTS conversations_delete_history ON conversations`,

@@ -34,7 +34,7 @@ const UNCHANGED_FILES = [
 ];
 
 // SQL-language bodies are checked against what exists: helpers first.
-const SQL_FILES = [
+export const SQL_FILES = [
   'api/ems_refuse.sql',
   'api/ems_iso_time.sql',
   'api/ems_api_caller.sql',

@@ -3,28 +3,36 @@
  *
  * Since this release, migration 1 starts by recording the marketplace's id types as one domain per
  * entity (migrations/sql/ids/ems_id_domains.sql: uuid, bigint or integer, read off the base
- * tables), and every messaging column, function and view is declared with them. A database that
- * applied migration 1 earlier has uuid ids (the only type those releases took) and no domains; the
- * API and any function re-created from its file now name the domains, so they are created here,
- * from the same file. Where migration 1 created them this does nothing.
- *
- * The definitions such a database already has keep `uuid` in their signatures: a domain over uuid
- * and uuid are interchangeable for every caller (a domain argument matches a uuid parameter), so
- * nothing is re-created. A later migration that re-creates one of them drops it by name first
- * (`DROP FUNCTION name`, one definition each), never `CREATE OR REPLACE` alone, which would add
- * a second definition beside the uuid one.
+ * tables), and every messaging function names them. A database that applied the messaging
+ * migrations earlier has uuid ids (the only type those releases took) and functions whose
+ * signatures say `uuid` (the runner gave it the domains before the first migration it ran, see
+ * migrations/index.ts). Here the functions migrations 5 and 6 made are re-created from their files
+ * with the domains in their signatures, in one transaction (lib/id-signatures.ts), so the database
+ * ends with the definitions a new install has and every later migration and rollback finds what it
+ * expects. (Its tables keep their uuid columns: a domain over uuid holds the same values.) On a
+ * database installed with the domains this does nothing.
  */
 import type { Knex } from 'knex';
+import * as companyScopedRouting from './20261130120000_company_scoped_routing';
+import * as apiRouteFunctions from './20261130130000_api_route_functions';
+import { functionDefinedIn, replaceUuidSignatures } from './lib/id-signatures';
 import { ddl } from './lib/safe-ddl';
 import { readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
 
+/** The files of the functions migrations 5 and 6 made, in the order they made them. */
+const FUNCTION_FILES = [...companyScopedRouting.SQL_FILES, ...apiRouteFunctions.SQL_FILES];
+
 export async function up(knex: Knex): Promise<void> {
   await ddl(knex, readSqlFile('ids/ems_id_domains.sql'));
+  const replaced = await replaceUuidSignatures(knex, FUNCTION_FILES);
+  if (replaced.functions.length === 0) return;
+  const files = FUNCTION_FILES.filter((file) => replaced.functions.includes(functionDefinedIn(readSqlFile(file)) ?? ''));
+  await ddl(knex, [...replaced.drop, ...files.map((file) => readSqlFile(file)), ...replaced.restore]);
 }
 
 export async function down(): Promise<void> {
-  // The domains stay: on a database installed since this release, migration 1's objects use them
-  // (its down drops them last).
+  // Nothing to undo: the domains and the definitions are those of a new install (migration 1's
+  // down drops the domains last).
 }

@@ -8,6 +8,8 @@
  */
 import type { Knex } from 'knex';
 import { forgetChecksum, recordChecksum } from './lib/checksums';
+import { ddl } from './lib/safe-ddl';
+import { readSqlFile } from './lib/sql-files';
 import { MIGRATION_NAMES } from './manifest';
 import * as baseline from './20250101000000_base_marketplace_schema';
 import * as memberManagement from './20250622120000_enhanced_member_management';
@@ -38,6 +40,10 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   migration: {
     config: migration.config,
     up: async (knex) => {
+      // Every messaging migration declares ids with the domains: a database that applied migration 1
+      // before they existed gets them before its next one (idempotent; it refuses ids whose type
+      // changed since they were recorded).
+      if (name !== MIGRATION_NAMES[0]) await ddl(knex, readSqlFile(memberManagement.ID_DOMAINS_FILE));
       await migration.up(knex);
       await recordChecksum(knex, name);
     },

@@ -1,4 +1,4 @@
-/** Runs the project's commands as a user would, from the repository root. */
+/** Runs the project's commands as a user would, from the repository root (or another checkout's). */
 import { exec } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../functions/database/local-postgres';
@@ -18,10 +18,14 @@ export function commandEnv(url: string, extra: Record<string, string> = {}): Nod
  * Runs `command` through the shell. With `viaBin`, a leading `npx knex` runs
  * `node_modules/.bin/knex` instead (the same program, without npx's start-up cost).
  */
-export function runCommand(command: string, env: NodeJS.ProcessEnv, options: { viaBin?: boolean; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  options: { viaBin?: boolean; timeoutMs?: number; cwd?: string } = {},
+): Promise<CommandResult> {
   const actual = options.viaBin ? command.replace(/^npx knex /, `${path.join('node_modules', '.bin', 'knex')} `) : command;
   return new Promise((resolve) => {
-    exec(actual, { cwd: PROJECT_ROOT, env, timeout: options.timeoutMs ?? 60_000 }, (error, stdout, stderr) => {
+    exec(actual, { cwd: options.cwd ?? PROJECT_ROOT, env, timeout: options.timeoutMs ?? 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
