@@ -83,6 +83,7 @@ export class ApiStack extends Stack {
 
     this.events = new EventRelay(this, 'Events', {
       busName: `enhanced-messaging-${config.stage}`,
+      scheduleMinutes: config.eventRelayMinutes,
       cluster: props.cluster,
       secret: props.relaySecret,
       environment: environment(props.relaySecret),

@@ -20,6 +20,7 @@ const CONTEXT_KEYS = [
   'jwtAudience',
   'createBaseSchema',
   'idType',
+  'eventRelayMinutes',
 ] as const;
 
 const capacity = (min: number) =>
@@ -58,6 +59,8 @@ const schema = z
     createBaseSchema: z.preprocess(emptyAsUndefined, flag.optional()),
     /** The type of the marketplace's ids (README: Id types): EMS_ID_TYPE of the API, the migrations and the verification. */
     idType: z.preprocess(emptyAsUndefined, z.enum(ID_TYPES, { error: `one of ${ID_TYPES.join(', ')}` }).default('uuid')),
+    /** Minutes between scheduled event relay runs (API membership writes wake it at once besides). */
+    eventRelayMinutes: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1440).optional()),
   })
   .refine((c) => (c.jwtIssuer === undefined) === (c.jwtAudience === undefined), {
     message: 'set both jwtIssuer and jwtAudience (an external identity provider), or neither (the stack creates a Cognito user pool)',
@@ -78,6 +81,12 @@ const schema = z
       createBaseSchema: c.createBaseSchema ?? isDev,
       /** The form of the ids the API takes and answers; on an empty database, the base tables' ids. */
       idType: c.idType,
+      /**
+       * Every minute where events matter; hourly in dev, whose cluster could never auto-pause with a
+       * query every minute (it pauses after 5 minutes without connections). API membership writes wake
+       * the relay at once in both; the schedule publishes what plain SQL wrote and retries.
+       */
+      eventRelayMinutes: c.eventRelayMinutes ?? (isDev ? 60 : 1),
     };
   })
   .refine((c) => c.maxCapacity >= c.minCapacity, { message: 'maxCapacity must be at least minCapacity', path: ['maxCapacity'] });

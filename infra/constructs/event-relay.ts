@@ -29,11 +29,18 @@ import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-func
  */
 export const EVENTS_PENDING_FILTER_PATTERN = logs.FilterPattern.booleanValue(`$.${EVENTS_PENDING_LOG_FIELD}`, true);
 
-/** The backlog alarm: an event still unpublished this long after it happened (the relay runs every minute). */
+/** The backlog alarm: an event still unpublished this long after it happened (with the relay every minute). */
 export const EVENT_BACKLOG_ALARM_SECONDS = 10 * 60;
+
+/** The backlog alarm's threshold for a relay scheduled every `minutes`: two runs missed, 10 minutes at least. */
+export function backlogAlarmSeconds(minutes: number): number {
+  return Math.max(EVENT_BACKLOG_ALARM_SECONDS, 2 * minutes * 60);
+}
 
 export interface EventRelayProps {
   readonly busName: string;
+  /** Minutes between scheduled runs. */
+  readonly scheduleMinutes: number;
   readonly cluster: rds.IDatabaseCluster;
   /** The relay's login user (member of ems_event_relay: reads, marks and prunes the outbox only). */
   readonly secret: secretsmanager.ISecret;
@@ -72,16 +79,17 @@ export class EventRelay extends Construct {
 
     const rule = new events.Rule(this, 'Schedule', {
       description: 'Runs the event relay',
-      schedule: events.Schedule.rate(Duration.minutes(1)),
+      schedule: events.Schedule.rate(Duration.minutes(props.scheduleMinutes)),
     });
     rule.addTarget(new targets.LambdaFunction(this.handler.function, { deadLetterQueue: props.deadLetters, retryAttempts: 0, maxEventAge: Duration.minutes(2) }));
 
     const metric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period: Duration.minutes(5) });
+    const backlogSeconds = backlogAlarmSeconds(props.scheduleMinutes);
     this.backlogAlarm = new cloudwatch.Alarm(this, 'EventBacklogAlarm', {
-      alarmDescription: `An ownership or membership event has waited over ${EVENT_BACKLOG_ALARM_SECONDS / 60} minutes to be published (OldestPendingEventAge; see the relay's log).`,
+      alarmDescription: `An ownership or membership event has waited over ${backlogSeconds / 60} minutes to be published (OldestPendingEventAge; see the relay's log).`,
       metric: metric(OLDEST_PENDING_EVENT_METRIC, cloudwatch.Stats.MAXIMUM),
-      threshold: EVENT_BACKLOG_ALARM_SECONDS,
+      threshold: backlogSeconds,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       // No data means the relay did not run: its errors alarm says so.

@@ -3,6 +3,7 @@
  * e-mail), synthesized once: what changes outside dev, and cdk-nag still
  * clean. Also: the context is validated before anything is built.
  */
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEmsApp } from '../../infra/ems-app';
 import { SNAPSHOT_RESOURCE_TYPE } from '../../infra/constructs/pre-migration-snapshot';
@@ -105,6 +106,16 @@ describe('a production stage', () => {
     });
   });
 
+  it('runs the event relay every minute, and alarms on an event unpublished for 10 minutes', () => {
+    const fnId = app.api.getLogicalId(app.api.events.handler.function.node.defaultChild as never);
+    app.apiTemplate.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })],
+    });
+    const alarm = app.apiTemplate.toJSON().Resources[app.api.getLogicalId(app.api.events.backlogAlarm.node.defaultChild as never)];
+    expect(alarm.Properties).toMatchObject({ MetricName: 'OldestPendingEventAge', Threshold: 600 });
+  });
+
   it('passes cdk-nag with no acknowledgement of deletion protection or the user pool tier', () => {
     for (const { pack, report } of nagFindings(app)) {
       expect(report.violations.map((v) => `${pack} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
@@ -127,6 +138,8 @@ describe('context validation', () => {
     [{ jwtIssuer: 'http://insecure.example.com', jwtAudience: 'a' }, 'jwtIssuer'],
     [{ createBaseSchema: 'yes' }, 'createBaseSchema'],
     [{ idType: 'serial' }, 'idType: one of uuid, bigint, integer'],
+    [{ eventRelayMinutes: '0' }, 'eventRelayMinutes'],
+    [{ eventRelayMinutes: 'often' }, 'eventRelayMinutes'],
   ])('refuses %j before building anything', (context, message) => {
     expect(() => createEmsApp(context)).toThrow(/Invalid CDK context/);
     expect(() => createEmsApp(context)).toThrow(message);
