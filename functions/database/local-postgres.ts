@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { databaseSettings } from '../shared/config';
+import { databaseSettings, idTypeSetting, type IdType } from '../shared/config';
 
 /** Same major version as the Aurora engine the stack deploys (infra/). */
 export const EMBEDDED_POSTGRES_MAJOR = 17;
@@ -176,15 +176,26 @@ export async function createDatabaseIfMissing(adminUrl: string, database: string
 }
 
 /**
+ * The embedded cluster's database for a marketplace with ids of `idType` (EMS_ID_TYPE, `npm start
+ * -- --id-type`): one database per id type, since the cluster keeps its data between runs and the
+ * id type of a database is fixed when its tables are made (`enhanced_messaging` for uuid, as
+ * always; `enhanced_messaging_bigint`, `enhanced_messaging_integer`).
+ */
+export function localDatabaseFor(idType: IdType | undefined): string {
+  return idType === undefined || idType === 'uuid' ? LOCAL_DATABASE : `${LOCAL_DATABASE}_${idType}`;
+}
+
+/**
  * The database every command uses: DATABASE_URL when set, otherwise the
- * embedded development cluster (started on demand) and its `enhanced_messaging` database.
+ * embedded development cluster (started on demand) and its database for EMS_ID_TYPE's ids.
  */
 export async function resolveDatabaseUrl(): Promise<string> {
   const fromEnvironment = databaseSettings().databaseUrl;
   if (fromEnvironment) return fromEnvironment;
   const local = await ensureLocalPostgres();
-  await createDatabaseIfMissing(local.adminUrl, LOCAL_DATABASE);
-  return databaseUrl(local.adminUrl, LOCAL_DATABASE);
+  const database = localDatabaseFor(idTypeSetting());
+  await createDatabaseIfMissing(local.adminUrl, database);
+  return databaseUrl(local.adminUrl, database);
 }
 
 /** A throwaway cluster that can be stopped and started again on the same port (fault tests). */

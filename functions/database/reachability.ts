@@ -74,8 +74,8 @@ export async function assertDatabaseReachable(connectionString: string, timeoutM
  * demand), once it answers; DatabaseUnreachableError when it does not.
  */
 export async function resolveReachableDatabaseUrl(): Promise<string> {
-  const { LOCAL_DATABASE, resolveDatabaseUrl } = await import('./local-postgres');
-  const { databaseSettings } = await import('../shared/config');
+  const { localDatabaseFor, resolveDatabaseUrl } = await import('./local-postgres');
+  const { databaseSettings, idTypeSetting } = await import('../shared/config');
   const settings = databaseSettings();
   let url: string;
   try {
@@ -83,7 +83,7 @@ export async function resolveReachableDatabaseUrl(): Promise<string> {
   } catch (error) {
     const target = settings.databaseUrl
       ? databaseTarget(settings.databaseUrl)
-      : { host: '127.0.0.1', port: settings.localPgPort, database: LOCAL_DATABASE };
+      : { host: '127.0.0.1', port: settings.localPgPort, database: localDatabaseFor(idTypeSetting()) };
     throw new DatabaseUnreachableError(target, connectionFailureReason(error), { cause: error });
   }
   await assertDatabaseReachable(url);

@@ -5,20 +5,25 @@
  * API's own database user (member of ems_route_caller), as in AWS.
  */
 import { resolveReachableDatabaseUrl } from '../database/reachability';
-import { EXIT_CANNOT_CONNECT, EXIT_FAILED, parseCommandLine, runCommandLine } from '../shared/command-line';
+import type { DemoData } from './demo-data';
+import { EXIT_CANNOT_CONNECT, EXIT_FAILED, idTypeFlag, parseCommandLine, runCommandLine } from '../shared/command-line';
 import { checkEnvironment, databaseSettings, localJwtSettings, localServerSettings, migrationSettings } from '../shared/config';
 
-const USAGE = `usage: npm start [-- --with-base-schema]
+const USAGE = `usage: npm start [-- --with-base-schema] [--id-type uuid|bigint|integer]
 
 Starts the embedded PostgreSQL (.local/postgres, port LOCAL_PG_PORT) or uses DATABASE_URL, runs the
 migration runner with its report, loads the demo data and serves every API route on
 http://HOST:PORT (127.0.0.1:3000). Ctrl-C stops it.
 
   --with-base-schema   create the marketplace's base tables on an empty DATABASE_URL database
+  --id-type <type>     the marketplace's ids: uuid (default), bigint or integer (sets EMS_ID_TYPE).
+                       The embedded cluster has one database per id type (enhanced_messaging,
+                       enhanced_messaging_bigint, enhanced_messaging_integer); a DATABASE_URL
+                       database must have those ids already (or be empty, with --with-base-schema)
   -h, --help           this text
 
-Environment: DATABASE_URL, LOCAL_PG_PORT, PORT, HOST, EMS_SKIP_DEMO_DATA=1, LOCAL_JWT_KEY_FILE,
-the MIGRATION_* tunables.`;
+Environment: DATABASE_URL, LOCAL_PG_PORT, PORT, HOST, EMS_ID_TYPE, EMS_SKIP_DEMO_DATA=1,
+LOCAL_JWT_KEY_FILE, the MIGRATION_* tunables.`;
 
 /**
  * The URL of the API's login user (functions/local/login-users.ts), made on this server. A server
@@ -65,7 +70,11 @@ async function startRelay(adminUrl: string): Promise<{ wake(): void; stop(): Pro
 }
 
 async function main(): Promise<undefined | number> {
-  const { values } = parseCommandLine({ options: { 'with-base-schema': { type: 'boolean' } } });
+  const { values } = parseCommandLine({ options: { 'with-base-schema': { type: 'boolean' }, 'id-type': { type: 'string' } } });
+  // The whole system on these ids: the baseline's tables, the API's validation and OpenAPI document,
+  // the verification and the embedded database it uses all read EMS_ID_TYPE.
+  const idTypeOption = idTypeFlag(values['id-type']);
+  if (idTypeOption) process.env.EMS_ID_TYPE = idTypeOption;
   // Every variable it reads, checked before anything starts.
   checkEnvironment(databaseSettings, migrationSettings, localJwtSettings, localServerSettings);
   const { databaseUrl: configuredUrl } = databaseSettings();
@@ -98,12 +107,14 @@ async function main(): Promise<undefined | number> {
     return EXIT_FAILED;
   }
 
+  // The demo data's ids are the database's own (uuid, bigint or integer): the examples below use them.
+  let demo: DemoData | undefined;
   if (!settings.skipDemoData) {
-    const admin = new PgDatabase(databaseUrl, { max: 2, applicationName: 'ems-local-demo-data' });
+    const seeding = new PgDatabase(databaseUrl, { max: 2, applicationName: 'ems-local-demo-data' });
     try {
-      await loadDemoData(admin);
+      demo = await loadDemoData(seeding);
     } finally {
-      await admin.close();
+      await seeding.close();
     }
   }
   // The API logs in as its own user, as in AWS: it may call the route functions and nothing else.
@@ -118,25 +129,34 @@ async function main(): Promise<undefined | number> {
   const buyer = await tokens.sign(DEMO.buyers.bob.email);
   const admin = await tokens.sign(DEMO.sellers.olivia.email);
   const u = server.url;
+  const { idType } = migrationSettings();
+  // In a JSON body an id is written as the API answers it: a string for a UUID, a number otherwise.
+  const jsonId = (id: string) => (idType === 'uuid' ? `"${id}"` : id);
+  const aboutDemoRows = demo
+    ? `
+  curl -s -H "Authorization: Bearer $BUYER" ${u}/messages/listing/${demo.listings.mariaVolvo.id}/recipient
+  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
+       -d '{"reason":"left the company"}' ${u}/company/members/${demo.sellers.maria.id}/remove
+  curl -s -X POST -H "Authorization: Bearer $BUYER" -H 'content-type: application/json' \\
+       -d '{"listingId":${jsonId(demo.listings.mariaVolvo.id)},"body":"Is the XC60 still available?"}' ${u}/messages
+  curl -s -H "Authorization: Bearer $BUYER" ${u}/messages/conversation/${demo.conversations.bobMariaVolvo.id}/ownership-history`
+    : '';
+  const reactivation = demo
+    ? `
+  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
+       -d '{"restoreListings":true}' ${u}/company/members/${demo.sellers.maria.id}/reactivate`
+    : '';
   console.log(`
-Enhanced Messaging System is serving on ${u}   (OpenAPI: ${u}/openapi.json; Ctrl-C stops)
+Enhanced Messaging System is serving on ${u}   (${idType} ids; OpenAPI: ${u}/openapi.json; Ctrl-C stops)
 
 Demo tokens (12 h; any seeded user: npm run token -- <email>)
   BUYER=${buyer}
   ADMIN=${admin}
 
 Try:
-  curl -s ${u}/health
-  curl -s -H "Authorization: Bearer $BUYER" ${u}/messages/listing/${DEMO.listings.mariaVolvo.id}/recipient
-  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
-       -d '{"reason":"left the company"}' ${u}/company/members/${DEMO.sellers.maria.id}/remove
-  curl -s -X POST -H "Authorization: Bearer $BUYER" -H 'content-type: application/json' \\
-       -d '{"listingId":"${DEMO.listings.mariaVolvo.id}","body":"Is the XC60 still available?"}' ${u}/messages
-  curl -s -H "Authorization: Bearer $BUYER" ${u}/messages/conversation/${DEMO.conversations.bobMariaVolvo.id}/ownership-history
+  curl -s ${u}/health${aboutDemoRows}
   curl -s -H "Authorization: Bearer $ADMIN" ${u}/company/stats/enhanced
-  curl -s -H "Authorization: Bearer $ADMIN" ${u}/company/message-handlers
-  curl -s -X POST -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \\
-       -d '{"restoreListings":true}' ${u}/company/members/${DEMO.sellers.maria.id}/reactivate
+  curl -s -H "Authorization: Bearer $ADMIN" ${u}/company/message-handlers${reactivation}
 `);
 
   let stopping = false;

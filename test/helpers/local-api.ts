@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { useDatabase } from '../../functions/database/from-config';
 import type { Database } from '../../functions/database/port';
-import { loadDemoData } from '../../functions/local/demo-data';
+import { loadDemoData, type DemoData } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
 import { startLocalServer, type LocalServer } from '../../functions/local/server';
 import { resetConfig } from '../../functions/shared/config';
@@ -21,13 +21,15 @@ export interface LocalApi {
   readonly db: Database;
   /** The local Data API endpoint the handlers call (adapter 'data-api' only). */
   readonly endpoint?: DataApiEndpoint;
+  /** The demo data, with the ids the database gave it. */
+  readonly demo: DemoData;
   close(): Promise<void>;
 }
 
 /** The handlers run on `adapter` (default node-postgres); `onEventsWritten` as the local server takes it. */
 export async function startLocalApi(options: { adapter?: Adapter; onEventsWritten?: () => void } = {}): Promise<LocalApi> {
   const t = await createMigratedDatabase();
-  await loadDemoData(t.db);
+  const demo = await loadDemoData(t.db);
   // The handlers log in as the API's user, as in AWS: they may call the route functions, nothing else.
   process.env.DATABASE_URL = t.apiUrl;
   resetConfig();
@@ -42,6 +44,7 @@ export async function startLocalApi(options: { adapter?: Adapter; onEventsWritte
     tokens,
     db: through.db,
     endpoint: through.endpoint,
+    demo,
     close: async () => {
       await server.close();
       await through.close();

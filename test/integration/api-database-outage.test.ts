@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { databaseUrl, startRestartablePostgres } from '../../functions/database/local-postgres';
 import { useDatabase } from '../../functions/database/from-config';
 import { PgDatabase } from '../../functions/database/pg-adapter';
-import { DEMO, loadDemoData } from '../../functions/local/demo-data';
+import { DEMO, loadDemoData, type DemoData } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
 import { startLocalServer, type LocalServer } from '../../functions/local/server';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
@@ -23,6 +23,8 @@ let server: LocalServer;
 let tokens: LocalTokens;
 let keyDir: string;
 let url: string;
+/** The demo data, with the ids the database gave it. */
+let demo: DemoData;
 
 beforeAll(async () => {
   cluster = await startRestartablePostgres();
@@ -34,7 +36,7 @@ beforeAll(async () => {
   const report = await runMessagingMigrations({ connectionString: url, createBaseSchema: true });
   expect(report.ok).toBe(true);
   db = new PgDatabase(url, { max: 4 });
-  await loadDemoData(db);
+  demo = await loadDemoData(db);
   process.env.DATABASE_URL = url;
   resetConfig();
   useDatabase(db);
@@ -57,7 +59,7 @@ async function get(route: string, token?: string) {
 
 it('answers 503 with Retry-After while the database is down, then recovers by itself', async () => {
   const buyer = await tokens.sign(DEMO.buyers.bob.email);
-  const route = `/messages/listing/${DEMO.listings.mariaVolvo.id}/recipient`;
+  const route = `/messages/listing/${demo.listings.mariaVolvo.id}/recipient`;
   expect((await get(route, buyer)).status).toBe(200);
 
   await cluster.stop();
@@ -80,7 +82,7 @@ it('answers 503 with Retry-After while the database is down, then recovers by it
 
 it('a removal cut off by the outage is all or nothing', async () => {
   const admin = await tokens.sign(DEMO.sellers.olivia.email);
-  const removal = fetch(`${server.url}/company/members/${DEMO.sellers.maria.id}/remove`, {
+  const removal = fetch(`${server.url}/company/members/${demo.sellers.maria.id}/remove`, {
     method: 'POST',
     headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
     body: JSON.stringify({ reason: 'outage test' }),
@@ -91,9 +93,9 @@ it('a removal cut off by the outage is all or nothing', async () => {
   await cluster.restart();
   const check = new PgDatabase(url, { max: 1 });
   try {
-    const [member] = await check.query<{ member_status: string }>('SELECT member_status FROM sellers WHERE id = $1', [DEMO.sellers.maria.id]);
-    const moved = await check.query(`SELECT 1 FROM listed_cars WHERE original_seller_id = $1 AND current_owner_id <> $1`, [DEMO.sellers.maria.id]);
-    const audit = await check.query('SELECT 1 FROM company_member_audit WHERE seller_id = $1', [DEMO.sellers.maria.id]);
+    const [member] = await check.query<{ member_status: string }>('SELECT member_status FROM sellers WHERE id = $1', [demo.sellers.maria.id]);
+    const moved = await check.query(`SELECT 1 FROM listed_cars WHERE original_seller_id = $1 AND current_owner_id <> $1`, [demo.sellers.maria.id]);
+    const audit = await check.query('SELECT 1 FROM company_member_audit WHERE seller_id = $1', [demo.sellers.maria.id]);
     if (member!.member_status === 'removed') {
       expect(moved.length).toBe(2);
       expect(audit.length).toBe(1);

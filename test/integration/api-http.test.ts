@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, PROJECT_ROOT } from '../../functions/database/local-postgres';
 import { openApiDocument } from '../../functions/http/openapi';
-import { DEMO } from '../../functions/local/demo-data';
+import { DEMO, loadDemoData, type DemoData } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
 import { LOCAL_API_USER } from '../../functions/local/login-users';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
@@ -24,6 +24,8 @@ let output = '';
 let baseUrl: string;
 let tokens: LocalTokens;
 let keyDir: string;
+/** The demo data npm start loaded, with the ids the database gave it (found again by what names each row). */
+let demo: DemoData;
 
 async function request(method: string, route: string, options: { token?: string; body?: unknown; rawBody?: string } = {}) {
   const headers: Record<string, string> = {};
@@ -55,6 +57,7 @@ beforeAll(async () => {
   }
   baseUrl = `http://127.0.0.1:${port}`;
   tokens = await localTokens(keyFile);
+  demo = await loadDemoData(t.db);
 }, 90_000);
 
 afterAll(async () => {
@@ -75,6 +78,10 @@ describe('npm start', () => {
     expect(output).toContain(`serving on ${baseUrl}`);
     expect(output).toMatch(/BUYER=\S+\.\S+\.\S+/);
     expect(output).toContain(`curl -s ${baseUrl}/health`);
+    // With the ids the database gave the demo data.
+    expect(output).toContain(`${baseUrl}/messages/listing/${demo.listings.mariaVolvo.id}/recipient`);
+    expect(output).toContain(`${baseUrl}/company/members/${demo.sellers.maria.id}/remove`);
+    expect(output).toContain(`${baseUrl}/messages/conversation/${demo.conversations.bobMariaVolvo.id}/ownership-history`);
   });
 
   it('serves its OpenAPI 3.1 description, identical to the committed functions/http/openapi.json', async () => {
@@ -100,7 +107,7 @@ describe('npm start', () => {
 });
 
 describe('HTTP status codes', () => {
-  const listing = DEMO.listings.hollyMini.id;
+  const listing = () => demo.listings.hollyMini.id;
   it('401 without a token, or with a tampered, expired, not-yet-valid, alg:none, wrong-issuer, wrong-audience or wrong-key token', async () => {
     const good = await tokens.sign(DEMO.buyers.beth.email);
     const [header, payload, signature] = good.split('.');
@@ -112,7 +119,7 @@ describe('HTTP status codes', () => {
     const notYetValid = await tokens.sign(DEMO.buyers.beth.email, { notBefore: '10m' });
     const otherKey = await (await localTokens(path.join(keyDir, 'another-key.json'))).sign(DEMO.buyers.beth.email);
     for (const token of [undefined, tampered, expired, wrongAudience, noneAlg, wrongIssuer, notYetValid, otherKey, 'garbage']) {
-      const response = await request('GET', `/messages/listing/${listing}/recipient`, { token });
+      const response = await request('GET', `/messages/listing/${listing()}/recipient`, { token });
       expect(response.status).toBe(401);
       expect(response.body.error.code).toBe('unauthorized');
     }
@@ -120,7 +127,7 @@ describe('HTTP status codes', () => {
 
   it('200, 400, 404 on the recipient route', async () => {
     const token = await tokens.sign(DEMO.buyers.beth.email);
-    expect((await request('GET', `/messages/listing/${listing}/recipient`, { token })).status).toBe(200);
+    expect((await request('GET', `/messages/listing/${listing()}/recipient`, { token })).status).toBe(200);
     expect((await request('GET', '/messages/listing/not-a-uuid/recipient', { token })).status).toBe(400);
     expect((await request('GET', '/messages/listing/%E0%A4%A/recipient', { token })).status).toBe(400);
     expect((await request('GET', '/messages/listing/7d9f1c2e-3b4a-4c5d-8e6f-7a8b9c0d1e2f/recipient', { token })).status).toBe(404);
@@ -130,7 +137,7 @@ describe('HTTP status codes', () => {
     const member = await tokens.sign(DEMO.sellers.holly.email);
     expect((await request('GET', '/company/stats/enhanced', { token: member })).status).toBe(403);
     const henry = await tokens.sign(DEMO.sellers.henry.email);
-    const response = await request('POST', `/company/members/${DEMO.sellers.henry.id}/remove`, { token: henry, body: { reason: 'retiring' } });
+    const response = await request('POST', `/company/members/${demo.sellers.henry.id}/remove`, { token: henry, body: { reason: 'retiring' } });
     expect(response).toMatchObject({ status: 409, body: { error: { code: 'last_admin' } } });
   });
 
@@ -149,31 +156,31 @@ describe("the guide's removal story, end to end over HTTP", () => {
   it("a buyer's message about a removed member's listing reaches the company's handler, and the history shows the move", async () => {
     const buyer = await tokens.sign(DEMO.buyers.beth.email);
     const admin = await tokens.sign(DEMO.sellers.adam.email);
-    const listingId = DEMO.listings.mikeAudi.id;
+    const listingId = demo.listings.mikeAudi.id;
 
     const before = await request('POST', '/messages', { token: buyer, body: { listingId, body: 'Is the A4 still available?' } });
-    expect(before).toMatchObject({ status: 201, body: { recipient: { id: DEMO.sellers.mike.id } } });
+    expect(before).toMatchObject({ status: 201, body: { recipient: { id: demo.sellers.mike.id } } });
 
-    const removal = await request('POST', `/company/members/${DEMO.sellers.mike.id}/remove`, { token: admin, body: { reason: 'left the company' } });
-    expect(removal).toMatchObject({ status: 200, body: { status: 'removed', movedTo: { id: DEMO.sellers.hannah.id } } });
+    const removal = await request('POST', `/company/members/${demo.sellers.mike.id}/remove`, { token: admin, body: { reason: 'left the company' } });
+    expect(removal).toMatchObject({ status: 200, body: { status: 'removed', movedTo: { id: demo.sellers.hannah.id } } });
 
     const recipient = await request('GET', `/messages/listing/${listingId}/recipient`, { token: buyer });
-    expect(recipient.body).toMatchObject({ recipientId: DEMO.sellers.hannah.id, recipientType: 'company_handler' });
+    expect(recipient.body).toMatchObject({ recipientId: demo.sellers.hannah.id, recipientType: 'company_handler' });
 
     const after = await request('POST', '/messages', { token: buyer, body: { listingId, body: 'Hello again?' } });
-    expect(after).toMatchObject({ status: 201, body: { conversationId: before.body.conversationId, recipient: { id: DEMO.sellers.hannah.id } } });
+    expect(after).toMatchObject({ status: 201, body: { conversationId: before.body.conversationId, recipient: { id: demo.sellers.hannah.id } } });
 
     const history = await request('GET', `/messages/conversation/${before.body.conversationId}/ownership-history`, { token: buyer });
     expect(history.body.history.map((h: { newOwnerId: string; reason: string }) => [h.newOwnerId, h.reason])).toEqual([
-      [DEMO.sellers.mike.id, 'conversation_started'],
-      [DEMO.sellers.hannah.id, 'member_removed'],
+      [demo.sellers.mike.id, 'conversation_started'],
+      [demo.sellers.hannah.id, 'member_removed'],
     ]);
 
     const mike = await tokens.sign(DEMO.sellers.mike.email);
     expect((await request('GET', `/messages/listing/${listingId}/recipient`, { token: mike })).status).toBe(403);
 
     // The server's event relay prints the removal and the hand-overs it caused (in AWS: the bus).
-    const printed = (type: string) => new RegExp(`^event \\d+ ${type.replace('.', '\\.')} .*${DEMO.sellers.mike.id}`, 'm');
+    const printed = (type: string) => new RegExp(`^event \\d+ ${type.replace('.', '\\.')} .*${demo.sellers.mike.id}`, 'm');
     const deadline = Date.now() + 15_000;
     while (!printed('member.removed').test(output) || !printed('conversations.moved').test(output)) {
       if (Date.now() > deadline) throw new Error(`no event printed for the removal:\n${output.slice(-2000)}`);

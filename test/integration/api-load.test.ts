@@ -30,7 +30,7 @@ afterAll(async () => api?.close());
 it(`${SECONDS} s at ${RATE} req/s with removals and reactivations: zero errors, invariant and history intact`, { timeout: (SECONDS + 60) * 1000 }, async () => {
   const { tokens } = api;
   const buyers = [await tokens.sign(DEMO.buyers.bob.email), await tokens.sign(DEMO.buyers.beth.email)];
-  const listings = [DEMO.listings.mariaVolvo.id, DEMO.listings.mariaSaab.id, DEMO.listings.mikeAudi.id];
+  const listings = [api.demo.listings.mariaVolvo.id, api.demo.listings.mariaSaab.id, api.demo.listings.mikeAudi.id];
   let n = 0;
   const next = () => {
     n += 1;
@@ -41,10 +41,10 @@ it(`${SECONDS} s at ${RATE} req/s with removals and reactivations: zero errors, 
   let churning = true;
   let changes = 0;
   const churn = (async () => {
-    const members = [DEMO.sellers.maria.id, DEMO.sellers.mike.id];
+    const members = [api.demo.sellers.maria.id, api.demo.sellers.mike.id];
     for (let i = 0; churning; i += 1) {
       const sellerId = members[i % members.length]!;
-      const input = { companyId: DEMO.companies.northside, sellerId, actor: 'load-test' };
+      const input = { companyId: api.demo.companies.northside, sellerId, actor: 'load-test' };
       await removeMember(t.db, { ...input, reason: 'load test' });
       await new Promise((r) => setTimeout(r, 50));
       await reactivateMember(t.db, { ...input, restoreListings: true });
@@ -94,8 +94,8 @@ it(`${SECONDS} s at ${RATE} req/s with removals and reactivations: zero errors, 
   expect(changes).toBeGreaterThan(10);
 
   expect((await verifyInstallation(t.db)).ok).toBe(true);
-  expect(await invariantViolationsIn(t.db, DEMO.companies.northside)).toEqual([]);
-  expect(await ownershipChainProblems(t.db, DEMO.companies.northside)).toEqual([]);
+  expect(await invariantViolationsIn(t.db, api.demo.companies.northside)).toEqual([]);
+  expect(await ownershipChainProblems(t.db, api.demo.companies.northside)).toEqual([]);
   // Every message has a recipient; one whose recipient is removed now was moved away from them
   // afterwards (its conversation's log has a later move away from that recipient).
   const orphaned = await t.db.query(

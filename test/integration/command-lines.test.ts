@@ -147,6 +147,9 @@ describe('--help, unknown flags, missing values and malformed variables touch no
     { command: 'bench', args: '--json-out' },
     { command: 'token', args: '' },
     { command: 'migrate:messaging', args: '--yes' },
+    { command: 'start', args: '--id-type serial' },
+    { command: 'start', args: '--id-type' },
+    { command: 'openapi', args: '--id-type text' },
   ];
   const malformed: Case[] = [
     { command: 'migrate:messaging', args: '', extra: { MIGRATION_LOCK_ATTEMPTS: 'abc' } },
@@ -197,7 +200,7 @@ describe('--help, unknown flags, missing values and malformed variables touch no
   it.each(missingValue)('$command $args: a missing value or a wrong combination is a usage error, exit 2', (c) => {
     const result = results.get(key(c))!;
     expect(result.code, result.stdout + result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/needs a value|Missing <email>|only goes with --rollback/);
+    expect(result.stderr).toMatch(/needs a value|Missing <email>|only goes with --rollback|--id-type must be one of uuid, bigint, integer/);
     expect(result.stderr).toContain('usage: ');
     expect(result.stdout).toBe('');
   });

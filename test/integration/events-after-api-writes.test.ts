@@ -128,20 +128,20 @@ describe('npm start: the relay right after a write through the local server', ()
   it('publishes the removal made by POST /company/members/{id}/remove without waiting for its schedule', async () => {
     const token = await api.tokens.sign(DEMO.sellers.olivia.email);
     const before = wakeUps;
-    const response = await post(`/company/members/${DEMO.sellers.maria.id}/remove`, token, { reason: 'left the company' });
+    const response = await post(`/company/members/${api.demo.sellers.maria.id}/remove`, token, { reason: 'left the company' });
     expect(response.status).toBe(200);
     expect(wakeUps).toBe(before + 1);
-    const maria = `member.removed seller ${DEMO.sellers.maria.id} company ${DEMO.sellers.maria.company}`;
+    const maria = `member.removed seller ${api.demo.sellers.maria.id} company ${api.demo.sellers.maria.companyId}`;
     await vi.waitFor(() => expect(published.filter((l) => l.includes(maria))).toHaveLength(1), { timeout: 5000 });
     await relay.idle();
-    expect(published.filter((l) => l.includes(` from ${DEMO.sellers.maria.id} `)).map((l) => l.split(' ')[2])).toEqual(['listings.handed_over', 'conversations.moved']);
+    expect(published.filter((l) => l.includes(` from ${api.demo.sellers.maria.id} `)).map((l) => l.split(' ')[2])).toEqual(['listings.handed_over', 'conversations.moved']);
     expect((await api.t.db.query('SELECT 1 FROM messaging_outbox WHERE published_at IS NULL')).length).toBe(0);
   });
 
   it('a refused write does not wake it', async () => {
     const token = await api.tokens.sign(DEMO.sellers.holly.email);
     const before = wakeUps;
-    const response = await post(`/company/members/${DEMO.sellers.maria.id}/reactivate`, token, { restoreListings: true });
+    const response = await post(`/company/members/${api.demo.sellers.maria.id}/reactivate`, token, { restoreListings: true });
     expect(response.status).toBe(403);
     expect(wakeUps).toBe(before);
   });
