@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../functions/database/local-postgres';
+import { localDatabaseFor, PROJECT_ROOT } from '../../functions/database/local-postgres';
 import {
   checkEnvironment,
   ConfigurationError,
   databaseSettings,
+  idTypeSetting,
+  type IdType,
   loadConfig,
   localJwtSettings,
   localServerSettings,
@@ -36,6 +38,20 @@ describe('configuration', () => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DATA') && k !== 'DATABASE_URL'));
     const attempt = run('npx', ['tsx', '-e', "require('./functions/handlers/health.ts')"], { cwd: PROJECT_ROOT, env });
     await expect(attempt).rejects.toMatchObject({ stderr: expect.stringMatching(/Invalid configuration: .*DATABASE_URL/) });
+  });
+
+  it('EMS_ID_TYPE as given (the verification compares with it only when set), and the embedded database of each id type', () => {
+    expect(idTypeSetting({})).toBeUndefined();
+    expect(idTypeSetting({ EMS_ID_TYPE: ' ' })).toBeUndefined();
+    expect(idTypeSetting({ EMS_ID_TYPE: 'integer' })).toBe('integer');
+    expect(() => idTypeSetting({ EMS_ID_TYPE: 'text' })).toThrow('Invalid configuration: EMS_ID_TYPE="text": expected uuid, bigint, integer');
+    const types: (IdType | undefined)[] = [undefined, 'uuid', 'bigint', 'integer'];
+    expect(types.map((t) => localDatabaseFor(t))).toEqual([
+      'enhanced_messaging',
+      'enhanced_messaging',
+      'enhanced_messaging_bigint',
+      'enhanced_messaging_integer',
+    ]);
   });
 
   it('the migration tunables: defaults, accepted forms, and an error naming the variable and the expected form', () => {
