@@ -124,6 +124,7 @@ export function routeHandler<Id extends RouteId>(id: Id, run: HandlerRun<Id>, co
   getDatabase().catch(() => undefined);
   const route = routeById(id);
   // The route's schemas, for the ids of the configured type, built once as the function loads.
+  // (Each is built as it is read: only these two.)
   const schemas = requestSchemas(EMS_ID_TYPE);
   const parsers = { params: schemas[route.params], body: route.body === 'NoBody' ? undefined : schemas[route.body] };
   // Typed above by the route; below, one implementation for every route.

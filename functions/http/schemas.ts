@@ -65,52 +65,62 @@ const NoParams = z.strictObject({});
 /** For a route that reads no body (whatever is sent is ignored). */
 const NoBody = z.undefined();
 
-function build(idType: IdType) {
+/**
+ * The request schemas for ids of `idType`, by the name the route table uses. Each is built when it
+ * is read (a getter): a handler reads only its route's two as it loads, since building them all
+ * cost every cold start the others' construction (bench step g); the OpenAPI document reads all.
+ */
+export function requestSchemas(idType: IdType) {
   const id = idSchemas(idType);
   return {
-    NoParams,
-    NoBody,
-    ListingParams: z.strictObject({ listingId: id.path('listingId') }),
-    ConversationParams: z.strictObject({ conversationId: id.path('conversationId') }),
-    SellerParams: z.strictObject({ sellerId: id.path('sellerId') }),
-
-    RemoveMemberBody: z.strictObject({
-      reason: text(1, 500, 'reason is required'),
-    }),
-
-    ReactivateMemberBody: z.strictObject({
-      restoreListings: z._default(z.boolean(), false),
-      reason: z.optional(text(1, 500)),
-    }),
-
-    MessageHandlersBody: z.strictObject({
-      handlers: z
-        .array(
-          z.strictObject({
-            sellerId: id.body('sellerId'),
-            priority: z.optional(priority()),
-            active: z.optional(z.boolean()),
-          }),
-        )
-        .check(z.minLength(1), z.maxLength(50)),
-    }),
-
-    SendMessageBody: z.strictObject({
-      listingId: id.body('listingId'),
-      body: text(1, 5000, 'body must not be empty'),
-    }),
+    get NoParams() {
+      return NoParams;
+    },
+    get NoBody() {
+      return NoBody;
+    },
+    get ListingParams() {
+      return z.strictObject({ listingId: id.path('listingId') });
+    },
+    get ConversationParams() {
+      return z.strictObject({ conversationId: id.path('conversationId') });
+    },
+    get SellerParams() {
+      return z.strictObject({ sellerId: id.path('sellerId') });
+    },
+    get RemoveMemberBody() {
+      return z.strictObject({
+        reason: text(1, 500, 'reason is required'),
+      });
+    },
+    get ReactivateMemberBody() {
+      return z.strictObject({
+        restoreListings: z._default(z.boolean(), false),
+        reason: z.optional(text(1, 500)),
+      });
+    },
+    get MessageHandlersBody() {
+      return z.strictObject({
+        handlers: z
+          .array(
+            z.strictObject({
+              sellerId: id.body('sellerId'),
+              priority: z.optional(priority()),
+              active: z.optional(z.boolean()),
+            }),
+          )
+          .check(z.minLength(1), z.maxLength(50)),
+      });
+    },
+    get SendMessageBody() {
+      return z.strictObject({
+        listingId: id.body('listingId'),
+        body: text(1, 5000, 'body must not be empty'),
+      });
+    },
   };
 }
 
 /** Every request schema, by the name the route table uses. */
-export type RequestSchemas = ReturnType<typeof build>;
+export type RequestSchemas = ReturnType<typeof requestSchemas>;
 export type RequestSchemaName = keyof RequestSchemas;
-
-const built = new Map<IdType, RequestSchemas>();
-
-/** The request schemas for ids of `idType`, built on first use and kept. */
-export function requestSchemas(idType: IdType): RequestSchemas {
-  let schemas = built.get(idType);
-  if (!schemas) built.set(idType, (schemas = build(idType)));
-  return schemas;
-}
