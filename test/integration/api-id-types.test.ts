@@ -8,11 +8,15 @@
  * against the OpenAPI document of that id type; ids of another form are a 400 naming the field,
  * and nothing is written.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { Ajv2020 } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { relayOutbox, type PublishEntry } from '../../functions/events/relay';
 import type { ApiEvent } from '../../functions/http/handler-kit';
 import { openApiDocument } from '../../functions/http/openapi';
 import { ROUTES, type RouteId } from '../../functions/http/routes';
@@ -204,6 +208,22 @@ for (const idType of ['integer', 'bigint', 'uuid'] as const) {
         });
       });
     }
+
+    it('the events of those removals and reactivations, as the relay publishes them, are valid against the event catalog', async () => {
+      const ajv = new Ajv2020({ strict: false, allErrors: true });
+      addFormats(ajv);
+      ajv.addSchema(JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'functions/http/events.schema.json'), 'utf8')), 'events');
+      const published: PublishEntry[] = [];
+      await relayOutbox(t.db, async (entries) => {
+        published.push(...entries);
+        return entries.map(() => undefined);
+      });
+      expect(published.map((e) => e.detailType)).toEqual(expect.arrayContaining(['member.removed', 'member.reactivated', 'listings.handed_over']));
+      for (const entry of published) {
+        const validate = ajv.getSchema(`events#/$defs/${entry.detailType}`);
+        expect(validate!(JSON.parse(entry.detail)), `${entry.detailType}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+      }
+    });
   });
 }
 
