@@ -8,6 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
 import { runPreflight, type PreflightProblem } from '../../functions/migration-runner/preflight';
+import { PgDatabase } from '../../functions/database/pg-adapter';
+import { apiRoutes } from '../../functions/domain/api-routes';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
 import { ID_DOMAINS as ID_DOMAIN_NAMES } from '../../migrations/20250622120000_enhanced_member_management';
@@ -143,7 +145,7 @@ describe.each([
   let t: TestDatabase;
   let before: Awaited<ReturnType<typeof state>>;
   let refused: RunnerReport;
-  const id = async (sql: string) => (await t.db.query<{ id: string }>(sql))[0]!.id;
+  const id = async (sql: string) => String((await t.db.query<{ id: string }>(sql))[0]!.id);
 
   beforeAll(async () => {
     t = await database();
@@ -294,6 +296,23 @@ describe.each([
     expect(held.map((r) => r.holder)).not.toContain('mia@fjord.example');
     const verification = await verifyInstallation(t.db);
     expect(verification.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("the API's route functions, as the API's login user, on these ids: the owner takes Mia back with her listings, a buyer's message reaches her", async () => {
+    const api = new PgDatabase(t.apiUrl, { max: 1, applicationName: 'ems-test-api' });
+    try {
+      const owner = { identity: 'olivia@fjord.example', emailVerified: 'true' };
+      const mia = await id(`SELECT id::text AS id FROM sellers WHERE email = 'mia@fjord.example'`);
+      const back = await apiRoutes.reactivateMember(api, owner, mia, true, 'came back');
+      expect(back.listingsRestored).toBeGreaterThan(0);
+      const listing = await id(`SELECT id::text AS id FROM listed_cars WHERE seller_id = '${mia}' AND status = 'active' ORDER BY id LIMIT 1`);
+      const sent = await apiRoutes.sendMessage(api, { identity: 'buyer1@mail.example', emailVerified: 'true' }, listing, 'Is it still for sale?');
+      expect(String(sent.recipient?.id)).toBe(mia);
+      const recipient = await apiRoutes.getListingRecipient(api, { identity: 'buyer2@mail.example', emailVerified: 'true' }, listing);
+      expect(String(recipient.recipientId)).toBe(mia);
+    } finally {
+      await api.close();
+    }
   });
 
   it('run again, with nothing to apply: the pre-flight finds nothing to say and the run is green', async () => {
