@@ -30,8 +30,8 @@ import {
   dropIndexConcurrently,
   setInListCheck,
 } from './lib/safe-ddl';
-import { replaceUuidSignatures } from './lib/id-signatures';
-import { readSqlFile } from './lib/sql-files';
+import { functionDefinedIn, replaceUuidSignatures } from './lib/id-signatures';
+import { historySqlFiles, readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
 
@@ -160,13 +160,16 @@ export async function down(knex: Knex): Promise<void> {
   );
   // The rules as migrations 1 and 3 define them (their up() is idempotent: it re-creates the
   // functions and triggers this migration replaced and leaves everything else as it is)...
-  // (On an install from before the id domains that never ran migration 9, the uuid definitions of
-  // what they re-create make way first: lib/id-signatures.ts.)
-  const replaced = await replaceUuidSignatures(knex, SQL_FILES);
-  if (replaced.drop.length > 0) await ddl(knex, [...replaced.drop]);
+  // On an install from before the id domains that never ran migration 9, the uuid definitions of
+  // what they re-create are replaced by theirs first, in one transaction (lib/id-signatures.ts).
+  const earlierFiles = [...historySqlFiles('20250622120000'), ...historySqlFiles('20250622122000')];
+  const replaced = await replaceUuidSignatures(knex, earlierFiles);
+  if (replaced.functions.length > 0) {
+    const files = earlierFiles.filter((file) => replaced.functions.includes(functionDefinedIn(readSqlFile(file)) ?? ''));
+    await ddl(knex, [...replaced.drop, ...files.map((file) => readSqlFile(file)), ...replaced.restore]);
+  }
   await memberManagement.up(knex);
   await conversationTracking.up(knex);
-  if (replaced.restore.length > 0) await ddl(knex, [...replaced.restore]);
   // ...then what only this migration added.
   await ddl(knex, [
     `DROP TRIGGER IF EXISTS conversations_delete_history ON conversations`,

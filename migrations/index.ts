@@ -33,6 +33,15 @@ export interface NamedMigration {
   readonly migration: Migration;
 }
 
+/**
+ * Every messaging migration's SQL declares ids with the domains: a database that applied migration 1
+ * before they existed (the previous release's) gets them before the next migration it runs, or rolls
+ * back (idempotent; it refuses ids whose type changed since they were recorded). Not the baseline.
+ */
+async function recordIdDomains(knex: Knex, name: string): Promise<void> {
+  if (name !== MIGRATION_NAMES[0]) await ddl(knex, readSqlFile(memberManagement.ID_DOMAINS_FILE));
+}
+
 // Each migration also records the checksum of its source when applied (see lib/checksums.ts).
 const entry = (name: string, migration: Migration): NamedMigration => ({
   name,
@@ -40,14 +49,13 @@ const entry = (name: string, migration: Migration): NamedMigration => ({
   migration: {
     config: migration.config,
     up: async (knex) => {
-      // Every messaging migration declares ids with the domains: a database that applied migration 1
-      // before they existed gets them before its next one (idempotent; it refuses ids whose type
-      // changed since they were recorded).
-      if (name !== MIGRATION_NAMES[0]) await ddl(knex, readSqlFile(memberManagement.ID_DOMAINS_FILE));
+      await recordIdDomains(knex, name);
       await migration.up(knex);
       await recordChecksum(knex, name);
     },
     down: async (knex) => {
+      // A down re-creates earlier definitions from their files, which name the domains too.
+      await recordIdDomains(knex, name);
       await migration.down?.(knex);
       await forgetChecksum(knex, name);
     },

@@ -32,16 +32,17 @@ async function routeFunctionSignatures(knex: Knex): Promise<string[]> {
  */
 export async function secureRouteFunctions(knex: Knex): Promise<void> {
   const schema = (await knex.raw('SELECT current_schema() AS name')).rows[0].name as string;
-  const signatures = await routeFunctionSignatures(knex);
-  await ddl(
-    knex,
-    signatures.flatMap((signature) => [
-      // ems.transfer_reason reset: a reason the caller's session set must not reach the route's events.
-      `ALTER FUNCTION ${signature} SECURITY DEFINER SET search_path = ${quoteIdentifier(schema)}, pg_temp SET ems.transfer_reason = ''`,
-      `REVOKE ALL ON FUNCTION ${signature} FROM PUBLIC`,
-      `GRANT EXECUTE ON FUNCTION ${signature} TO ${ROUTE_CALLER_ROLE}`,
-    ]),
-  );
+  await ddl(knex, routeFunctionSecurity(schema));
+}
+
+/** secureRouteFunctions' statements, by function name (one definition each), for a migration to run in its own transaction. */
+export function routeFunctionSecurity(schema: string): string[] {
+  return API_ROUTE_FUNCTIONS.flatMap((name) => [
+    // ems.transfer_reason reset: a reason the caller's session set must not reach the route's events.
+    `ALTER FUNCTION ${name} SECURITY DEFINER SET search_path = ${quoteIdentifier(schema)}, pg_temp SET ems.transfer_reason = ''`,
+    `REVOKE ALL ON FUNCTION ${name} FROM PUBLIC`,
+    `GRANT EXECUTE ON FUNCTION ${name} TO ${ROUTE_CALLER_ROLE}`,
+  ]);
 }
 
 /** What secureRouteFunctions did, undone: the functions as migration 6 made them. */

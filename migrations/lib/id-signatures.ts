@@ -27,7 +27,7 @@ interface UuidDefinition {
   readonly comment: string | null;
   readonly securityDefiner: boolean;
   readonly settings: string[] | null;
-  /** GRANT/REVOKE statements that give it the privileges it has (by name: one definition each). */
+  /** GRANT/REVOKE statements that give it the privileges it has (by name: one definition each; regrole's text is quoted where needed). */
   readonly privileges: string[];
 }
 
@@ -45,8 +45,9 @@ export async function replaceUuidSignatures(knex: Knex, files: readonly string[]
   const result = await knex.raw(
     `SELECT p.proname AS name, p.oid::regprocedure::text AS signature, obj_description(p.oid, 'pg_proc') AS comment,
             p.prosecdef AS "securityDefiner", p.proconfig AS settings,
-            coalesce((SELECT array_agg(format('GRANT %s ON FUNCTION %I TO %s', a.privilege_type, p.proname,
-                                              CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(a.grantee::regrole::text) END)
+            coalesce((SELECT array_agg(format('GRANT %s ON FUNCTION %I TO %s%s', a.privilege_type, p.proname,
+                                              CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+                                              CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
                                        ORDER BY a.grantee, a.privilege_type)
                         FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                        WHERE a.grantee <> p.proowner), '{}') AS grants
@@ -68,8 +69,9 @@ export async function replaceUuidSignatures(knex: Knex, files: readonly string[]
   if (found.some((f) => f.name === DEPENDENT_VIEW.calls)) {
     const view = await knex.raw(
       `SELECT obj_description(c.oid, 'pg_class') AS comment,
-              coalesce((SELECT array_agg(format('GRANT %s ON %I TO %s', a.privilege_type, c.relname,
-                                                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(a.grantee::regrole::text) END))
+              coalesce((SELECT array_agg(format('GRANT %s ON %I TO %s%s', a.privilege_type, c.relname,
+                                                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+                                                CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))
                           FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner), '{}') AS grants
          FROM pg_class c WHERE c.oid = to_regclass(?)`,
       [DEPENDENT_VIEW.name],

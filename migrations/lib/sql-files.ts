@@ -9,7 +9,7 @@
  * bundles import the migration list but never run it. The migration Lambda's
  * bundle carries the files beside index.js (infra/constructs/schema-migrations.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The migrations folder: this file's parent in the sources; the bundle's own folder in Lambda. */
@@ -28,4 +28,12 @@ export function readSqlFile(relative: string, root: string = migrationsRoot()): 
 /** The `.sql` files a migration's source names, as `'<concern>/<name>.sql'` (or `'history/<migration>/<name>.sql'`) string literals. */
 export function sqlFilesNamedIn(source: string): string[] {
   return [...new Set([...source.matchAll(/'((?:[a-z0-9_]+\/)+[a-z0-9_]+\.sql)'/g)].map((m) => m[1]!))].sort();
+}
+
+/** The files of `history/<migration>/`, in the order that migration ran them (their numbers), as `readSqlFile` names them. */
+export function historySqlFiles(migration: string, root: string = migrationsRoot()): string[] {
+  return readdirSync(path.join(root, 'sql', 'history', migration))
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => `history/${migration}/${name}`);
 }

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../functions/database/local-postgres';
+import { PgDatabase } from '../../functions/database/pg-adapter';
+import { apiRoutes } from '../../functions/domain/api-routes';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { ID_DOMAINS } from '../../migrations/20250622120000_enhanced_member_management';
@@ -86,6 +88,20 @@ async function expectUpgradedLikeANewInstall(t: TestDatabase, people: { owner: s
   // The routing works on the re-created functions: the member leaves, the owner takes the listing.
   await t.db.query(`UPDATE sellers SET member_status = 'removed' WHERE id = $1`, [people.member]);
   expect(await t.db.query(`SELECT current_owner_id FROM listed_cars WHERE seller_id = $1`, [people.member])).toEqual([{ current_owner_id: people.owner }]);
+  // And so does every route function, as the API's login user (their bodies read the caller as ems_api_caller now answers).
+  const api = new PgDatabase(t.apiUrl, { max: 1, applicationName: 'ems-test-api' });
+  try {
+    const owner = { identity: 'olga@up.test', emailVerified: 'true' };
+    expect((await apiRoutes.reactivateMember(api, owner, people.member, true, 'back')).listingsRestored).toBe(1);
+    expect((await apiRoutes.updateMessageHandlers(api, owner, [{ sellerId: people.member, priority: 5 }])).handlers).toEqual([
+      expect.objectContaining({ sellerId: people.member, priority: 5 }),
+    ]);
+    expect((await apiRoutes.listMessageHandlers(api, owner)).handlers).toHaveLength(1);
+    expect((await apiRoutes.removeMember(api, owner, people.member, 'left again')).listingsMoved).toBe(1);
+    expect(await apiRoutes.health(api)).toMatchObject({ status: 'ok' });
+  } finally {
+    await api.close();
+  }
   // Everything rolls back, and installs again.
   await t.db.query(`UPDATE sellers SET member_status = 'active' WHERE id = $1`, [people.member]);
   await rollbackAll(t.url);
@@ -101,6 +117,19 @@ describe.runIf(releaseAvailable())(`a database installed by the previous release
     const people = await someData(t);
     expect((await uuidSignatures(t)).length).toBeGreaterThan(20);
     await expectUpgradedLikeANewInstall(t, people);
+  });
+
+  it('rolled back by this release without upgrading first: every migration goes, and a new install is green', async () => {
+    const t = await database();
+    await previousRelease(t, 'migrate:latest');
+    await someData(t);
+    await rollbackAll(t.url);
+    expect(await recordedMigrations(t.db)).toEqual([]);
+    const left = await t.db.query(`SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace`);
+    expect(left).toEqual([]);
+    const report = await runMessagingMigrations({ connectionString: t.url });
+    expect(report.failure, report.failure?.message).toBeUndefined();
+    expect(await uuidSignatures(t)).toEqual([]);
   });
 
   it("stopped at the guide's four migrations: migrations 5 to 10 replace its functions, none is left beside its successor", async () => {
