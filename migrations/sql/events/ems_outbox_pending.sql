@@ -4,7 +4,7 @@
 -- ends (ems_emit_event.sql), so a company whose lock is free has no transaction running that could
 -- still commit a lower id: its events read after taking the lock are complete, and every event it
 -- gets later has a higher id. A company whose lock is busy is left for the next run; nothing waits.
--- VOLATILE on purpose: each statement below reads with a snapshot taken after the locks before it.
+-- VOLATILE, under READ COMMITTED: each statement below reads with a snapshot taken after the locks before it.
 -- The locks end with the relay's statement, a few milliseconds later.
 CREATE OR REPLACE FUNCTION ems_outbox_pending(p_limit integer)
   RETURNS TABLE (id text, company_id text, event_type text, occurred_at text, transaction_id text,
@@ -15,6 +15,11 @@ DECLARE
   candidate record;
   settled text[] := '{}';
 BEGIN
+  -- Under REPEATABLE READ or SERIALIZABLE every statement would read the transaction's first
+  -- snapshot, taken before the locks: a company's later event could be read without an earlier one.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'ems_outbox_pending needs READ COMMITTED (the relay''s session is %)', current_setting('transaction_isolation');
+  END IF;
   FOR candidate IN
     SELECT o.company_id::text AS company FROM messaging_outbox o
      WHERE o.published_at IS NULL AND o.dead_lettered_at IS NULL AND o.company_id IS NOT NULL
