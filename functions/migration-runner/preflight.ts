@@ -266,11 +266,15 @@ async function checkIdTypes(query: Query, columns: Map<string, ColumnInfo>): Pro
       find: COLUMNS_QUERY(ids),
     });
   }
-  if (columns.has('sellers.id') && columns.has('buyers.id') && typeOf('sellers.id') !== typeOf('buyers.id')) {
+  // One type for all: the API takes and answers ids in one form (EMS_ID_TYPE), and messages.sender_id
+  // holds a buyer's id or a seller's.
+  const allIds = [...ids, ...(columns.has('messages.id') ? ['messages.id'] : [])];
+  const types = new Set(allIds.map(typeOf));
+  if (types.size > 1) {
     problems.push({
-      problem: `sellers.id is ${typeOf('sellers.id')} but buyers.id is ${typeOf('buyers.id')}.`,
-      because: 'messages.sender_id holds a buyer\'s id or a seller\'s, and a caller is looked up among both: they must have one type.',
-      find: COLUMNS_QUERY(['sellers.id', 'buyers.id']),
+      problem: `Ids of more than one type: ${list(allIds.map((id) => `${id} is ${typeOf(id)}`))}.`,
+      because: 'The API takes and answers every id in one form (EMS_ID_TYPE), and messages.sender_id holds a buyer\'s id or a seller\'s: they must have one type.',
+      find: COLUMNS_QUERY(allIds),
     });
   }
   const mismatched = Object.entries(ID_REFERENCES).flatMap(([id, references]) =>

@@ -130,6 +130,22 @@ describe('bigserial ids and a listing without a seller', () => {
   });
 });
 
+describe('ids of more than one type', () => {
+  it('are refused naming each, since the API takes one form of id (EMS_ID_TYPE), and nothing changes', async () => {
+    const t = await database();
+    await createKnexMarketplace(t.url, 'increments');
+    await t.db.query(`ALTER TABLE messages ALTER COLUMN id TYPE bigint`);
+    const before = await state(t);
+    const report = await runMessagingMigrations({ connectionString: t.url });
+    expect(report.failure?.stage).toBe('preflight');
+    expect(report.preflight?.problems.map((p) => p.problem)).toEqual([
+      'Ids of more than one type: companies.id is integer, sellers.id is integer, buyers.id is integer, listed_cars.id is integer, conversations.id is integer and messages.id is bigint.',
+    ]);
+    await expectEveryQueryFindsRows(t, report.preflight!.problems);
+    expect(await state(t)).toEqual(before);
+  });
+});
+
 /** The id domains the migrations recorded, and the type each stands for. */
 async function idDomains(t: TestDatabase): Promise<Record<string, string>> {
   const rows = await t.db.query<{ typname: string; base: string }>(
