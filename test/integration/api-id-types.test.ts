@@ -224,6 +224,18 @@ for (const idType of ['integer', 'bigint', 'uuid'] as const) {
         expect(validate!(JSON.parse(entry.detail)), `${entry.detailType}: ${JSON.stringify(validate!.errors)}`).toBe(true);
       }
     });
+
+    it.runIf(idType === 'bigint')('a bigint id past 2^53 - 1, which no JSON number carries exactly, fails the verification', async () => {
+      await t.db.query(`INSERT INTO companies (id, name) VALUES (9007199254740992, 'Too Far Motors')`);
+      try {
+        const check = (await verifyInstallation(t.db, { idType })).checks.find((c) => c.name === 'id types');
+        expect(check).toMatchObject({ ok: false });
+        expect(check?.detail).toContain('companies has ids beyond 9007199254740991 (2^53 - 1)');
+      } finally {
+        await t.db.query(`DELETE FROM companies WHERE id = 9007199254740992`);
+      }
+      expect((await verifyInstallation(t.db, { idType })).checks.find((c) => c.name === 'id types')).toMatchObject({ ok: true });
+    });
   });
 }
 
