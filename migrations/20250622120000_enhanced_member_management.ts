@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { addConstraintSafely, BACKFILL_BATCH_SIZE, backfillInBatches, ddl, dropConstraint } from './lib/safe-ddl';
+import { ID_DOMAINS } from './lib/id-domains';
 import { readSqlFile } from './lib/sql-files';
 
 export const config = { transaction: false };
@@ -14,9 +15,8 @@ const LISTING_STATUSES_BEFORE = `'draft', 'active', 'sold', 'archived'`;
 // `pending_reassignment`: a removed member's listing that nobody in the company can take over yet.
 const LISTING_STATUSES_AFTER = `'draft', 'active', 'sold', 'archived', 'pending_reassignment'`;
 
-/** One domain per entity id, over the type the marketplace's tables use. */
+/** One domain per entity id, over the type the marketplace's tables use (lib/id-domains.ts names them). */
 export const ID_DOMAINS_FILE = 'ids/ems_id_domains.sql';
-export const ID_DOMAINS = ['ems_company_id', 'ems_seller_id', 'ems_buyer_id', 'ems_listing_id', 'ems_conversation_id'] as const;
 
 export async function up(knex: Knex): Promise<void> {
   // First the id types, read off the marketplace's own tables: everything below is declared with them.

@@ -27,7 +27,7 @@ export const config = { transaction: false };
 const FUNCTION_FILES = [...companyScopedRouting.SQL_FILES, ...apiRouteFunctions.SQL_FILES];
 
 export async function up(knex: Knex): Promise<void> {
-  await ddl(knex, readSqlFile('ids/ems_id_domains.sql'));
+  // The domains themselves: recorded by the runner before this migration ran (migrations/index.ts).
   const replaced = await replaceUuidSignatures(knex, FUNCTION_FILES);
   if (replaced.functions.length === 0) return;
   // Every function of migrations 5 and 6 but the trigger functions (whose signatures name no id):

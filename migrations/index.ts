@@ -36,10 +36,11 @@ export interface NamedMigration {
 /**
  * Every messaging migration's SQL declares ids with the domains: a database that applied migration 1
  * before they existed (the previous release's) gets them before the next migration it runs, or rolls
- * back (idempotent; it refuses ids whose type changed since they were recorded). Not the baseline.
+ * back (idempotent; it refuses ids whose type changed since they were recorded). Not for the
+ * baseline, nor for migration 1, which records them first thing itself and drops them last.
  */
 async function recordIdDomains(knex: Knex, name: string): Promise<void> {
-  if (name !== MIGRATION_NAMES[0]) await ddl(knex, readSqlFile(memberManagement.ID_DOMAINS_FILE));
+  if (name !== MIGRATION_NAMES[0] && name !== MIGRATION_NAMES[1]) await ddl(knex, readSqlFile(memberManagement.ID_DOMAINS_FILE));
 }
 
 // Each migration also records the checksum of its source when applied (see lib/checksums.ts).

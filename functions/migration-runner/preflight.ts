@@ -14,6 +14,7 @@
 import { BASE_TABLES, REQUIRED_BASE_COLUMNS } from '../../migrations/20250101000000_base_marketplace_schema';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
 import { CHECKSUM_TABLE } from '../../migrations/lib/checksums';
+import { ID_DOMAIN_TABLES } from '../../migrations/lib/id-domains';
 import { MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
 import { RELATION_KINDS, type ObjectKind, type Query, type SchemaSnapshot, snapshotSchema } from '../../migrations/lib/schema-snapshot';
 import { journalEntries } from '../../migrations/lib/undo-journal';
@@ -42,14 +43,8 @@ const ID_REFERENCES: Record<string, readonly string[]> = {
   'listed_cars.id': ['conversations.listing_id'],
   'conversations.id': ['messages.conversation_id'],
 };
-/** The domain that records each id's type (migrations/sql/ids/ems_id_domains.sql). */
-const ID_DOMAINS: Record<string, string> = {
-  'companies.id': 'ems_company_id',
-  'sellers.id': 'ems_seller_id',
-  'buyers.id': 'ems_buyer_id',
-  'listed_cars.id': 'ems_listing_id',
-  'conversations.id': 'ems_conversation_id',
-};
+/** The domain that records each id's type, by the id's column. */
+const ID_DOMAINS: Record<string, string> = Object.fromEntries(ID_DOMAIN_TABLES.map(({ domain, table }) => [`${table}.id`, domain]));
 
 /** What the API inserts, leaving every other column of the row to its default (or to our triggers). */
 const INSERTED_COLUMNS: Record<string, readonly string[]> = {

@@ -6,6 +6,7 @@ import { MIGRATIONS } from '../../migrations';
 import { CHECKSUM_TABLE, checksumMatches, migrationChecksum } from '../../migrations/lib/checksums';
 import { DATABASE_ROLE_PROBLEMS_SQL } from '../../migrations/lib/database-roles';
 import { API_ROUTE_FUNCTIONS, MISSING_OBJECTS_SQL, missingObjectsParameters } from '../../migrations/lib/expected-objects';
+import { ID_DOMAIN_TABLES } from '../../migrations/lib/id-domains';
 import { API_ROUTE_FUNCTIONS_MIGRATION, COMPANY_SCOPED_ROUTING_MIGRATION, DATABASE_ROLES_MIGRATION, EVENTS_OUTBOX_MIGRATION } from '../../migrations/manifest';
 import type { Database } from '../database/port';
 import type { IdType } from '../shared/config';
@@ -63,8 +64,7 @@ export const ID_TYPES_SQL = `
            WHERE t.typname = e.domain_name AND t.typnamespace = current_schema()::regnamespace AND t.typtype = 'd') AS recorded,
          (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
            WHERE a.attrelid = to_regclass(quote_ident(current_schema()) || '.' || e.table_name) AND a.attname = 'id' AND NOT a.attisdropped) AS actual
-    FROM (VALUES (1, 'ems_company_id', 'companies'), (2, 'ems_seller_id', 'sellers'), (3, 'ems_buyer_id', 'buyers'),
-                 (4, 'ems_listing_id', 'listed_cars'), (5, 'ems_conversation_id', 'conversations')) AS e(n, domain_name, table_name)
+    FROM (VALUES ${ID_DOMAIN_TABLES.map(({ domain, table }, n) => `(${n}, '${domain}', '${table}')`).join(', ')}) AS e(n, domain_name, table_name)
    ORDER BY e.n`;
 
 /**

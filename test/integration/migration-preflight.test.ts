@@ -12,7 +12,7 @@ import { PgDatabase } from '../../functions/database/pg-adapter';
 import { apiRoutes } from '../../functions/domain/api-routes';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
-import { ID_DOMAINS as ID_DOMAIN_NAMES } from '../../migrations/20250622120000_enhanced_member_management';
+import { ID_DOMAINS as ID_DOMAIN_NAMES } from '../../migrations/lib/id-domains';
 import { schemaCatalog, type SchemaCatalog } from '../helpers/catalog';
 import { commandEnv, runCommand, type CommandResult } from '../helpers/cli';
 import { createTestDatabase, type TestDatabase, databasesDroppedAfterAll } from '../helpers/database';

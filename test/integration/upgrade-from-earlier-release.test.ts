@@ -16,7 +16,7 @@ import { PgDatabase } from '../../functions/database/pg-adapter';
 import { apiRoutes } from '../../functions/domain/api-routes';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
 import { verifyInstallation } from '../../functions/verification/verify';
-import { ID_DOMAINS } from '../../migrations/20250622120000_enhanced_member_management';
+import { ID_DOMAINS } from '../../migrations/lib/id-domains';
 import { commandEnv, runCommand } from '../helpers/cli';
 import { databasesDroppedAfterAll, type TestDatabase } from '../helpers/database';
 import { ALL_MIGRATION_NAMES, recordedMigrations, rollbackAll } from '../helpers/migrations';
