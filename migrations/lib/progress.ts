@@ -151,8 +151,10 @@ export async function trackBackfill(knex: Knex, table: string, condition: string
     advance(done) {
       const now = Date.now();
       if (now - lastLine < sink.intervalMs) return;
-      lastLine = now;
       reported = true;
+      // Every row done: the finish line, next, says so (a 100% line just before it would repeat it).
+      if (done >= total) return;
+      lastLine = now;
       emit(sink, progress(done), now - started, false);
     },
     finish(done) {
