@@ -147,10 +147,24 @@ export async function ensureLocalPostgres(): Promise<RunningPostgres> {
   }
 }
 
+/**
+ * A port found free can be taken before PostgreSQL binds it (another server, or the local end of an
+ * outgoing connection, which the system picks from the same range): then a fresh port is tried.
+ */
+async function launchOnAFreePort(dataDir: string, attempts = 3): Promise<RunningPostgres> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(dataDir, await freePort(), false);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+    }
+  }
+}
+
 /** A throwaway cluster in a temporary folder on a free port, deleted on stop. */
 export async function startThrowawayPostgres(): Promise<RunningPostgres> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ems-pg-'));
-  const running = await launch(dataDir, await freePort(), false);
+  const running = await launchOnAFreePort(dataDir);
   return {
     ...running,
     stop: async () => {

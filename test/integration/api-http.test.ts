@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, PROJECT_ROOT } from '../../functions/database/local-postgres';
+import { PROJECT_ROOT } from '../../functions/database/local-postgres';
 import { openApiDocument } from '../../functions/http/openapi';
 import { DEMO, loadDemoData, type DemoData } from '../../functions/local/demo-data';
 import { localTokens, type LocalTokens } from '../../functions/local/jwt';
@@ -41,21 +41,23 @@ beforeAll(async () => {
   t = await createTestDatabase();
   keyDir = await mkdtemp(path.join(os.tmpdir(), 'ems-jwt-'));
   const keyFile = path.join(keyDir, 'key.json');
-  const port = await freePort();
+  // Port 0: the server takes a free port itself and prints it. A port found free here and handed
+  // over could be taken by another test file's server before npm start binds it (EADDRINUSE).
   server = spawn('npm', ['start', '--', '--with-base-schema'], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, DATABASE_URL: t.url, PORT: String(port), LOCAL_JWT_KEY_FILE: keyFile, POWERTOOLS_LOG_LEVEL: 'WARN' },
+    env: { ...process.env, DATABASE_URL: t.url, PORT: '0', LOCAL_JWT_KEY_FILE: keyFile, POWERTOOLS_LOG_LEVEL: 'WARN' },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 60_000;
-  while (!output.includes('is serving on')) {
+  const servingOn = /is serving on (http:\/\/127\.0\.0\.1:\d+)\s/;
+  while (!servingOn.test(output)) {
     if (Date.now() > deadline || server.exitCode !== null) throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  baseUrl = `http://127.0.0.1:${port}`;
+  baseUrl = servingOn.exec(output)![1]!;
   tokens = await localTokens(keyFile);
   demo = await loadDemoData(t.db);
 }, 90_000);
@@ -69,7 +71,7 @@ afterAll(async () => {
     }
   }
   await t?.drop();
-  await rm(keyDir, { recursive: true, force: true });
+  if (keyDir) await rm(keyDir, { recursive: true, force: true });
 });
 
 describe('npm start', () => {
