@@ -7,7 +7,7 @@
  * Logs subscription filter on that route's log group, matching the field, invokes the relay
  * (infra/constructs/event-relay.ts); `npm start` runs its in-process relay instead
  * (functions/local/local-relay.ts). Not an Invoke from the handler: that would be a second AWS call
- * in the request, an HTTPS round trip of 10–30 ms against QUALITY.md's one-call bar (and work after
+ * in the request, an HTTPS round trip of 10–30 ms against the one-call-per-request bar (README: Performance) (and work after
  * the response is frozen with the Lambda environment).
  */
 import type { RouteDefinition } from '../http/routes';

@@ -195,7 +195,7 @@ async function checksumCheck(db: Database): Promise<CheckResult> {
 }
 
 /**
- * The company-scoped routing invariant (issue 10):
+ * The company-scoped routing invariant (README: How routing works):
  * every active listing is held by a valid holder, and every open conversation is held by a
  * valid holder of its listing, or by nobody (unassigned: the next buyer message goes to the
  * listing's recipient, so no lead reaches anyone else). A valid holder of listing L is an active member of L's company, or, for an

@@ -1,6 +1,6 @@
 /**
  * Building blocks that make the messaging migrations safe on a live database
- * with millions of rows (ARCHITECTURE.md §4):
+ * with millions of rows (README: Migration safety and the squawk lint):
  *  - every DDL statement runs in a short transaction of its own with a
  *    `lock_timeout`, retried a bounded number of times when the lock is busy, so
  *    a migration never queues application queries behind it for long;

@@ -8,7 +8,7 @@
  * Each cold start is a fresh Node.js process in a Lambda task directory that reaches nothing but
  * the runtime's AWS SDK (test/helpers/lambda-sandbox.ts), a route's and the floor's interleaved:
  * - cold load: require() of the bundle, which builds the function's Data API client (the floor's:
- *   the SDK and its client). QUALITY.md's bar: ≤ 1.25× the floor's, medians of the same run.
+ *   the SDK and its client). The bar (README: Performance): ≤ 1.25× the floor's, medians of the same run.
  * - first answer (with a database): from require() until the first invocation answered through the
  *   local Data API endpoint, a route's one ExecuteStatement against the floor's. Reported.
  */
@@ -25,9 +25,9 @@ import { createLambdaSandbox, dataApiEnvironment, invokeInFreshProcess, lambdaCo
 import { median, round } from './stats';
 
 export const BUNDLE_TARGET = 'node22';
-/** QUALITY.md: each API handler's bundle. */
+/** The bar for each API handler's bundle (README: Performance). */
 export const MAX_API_BUNDLE_BYTES = 250 * 1024;
-/** QUALITY.md: a handler's cold load (+ its SDK client) against the floor handler's. */
+/** The bar for a handler's cold load (+ its SDK client) against the floor handler's. */
 export const MAX_COLD_LOAD_RATIO = 1.25;
 const FLOOR_ENTRY = 'test/bench/floor-handler.ts';
 

@@ -21,11 +21,11 @@ export interface BenchArgs {
 
 export const BENCH_USAGE = `usage: npm run bench -- [--smoke | --full] [--explain] [--json-out <file>] [--compare previous | <file>]
 
-Measures the performance bars of QUALITY.md on generated data, on a throwaway embedded
+Measures the performance bars (README: Performance) on generated data, on a throwaway embedded
 PostgreSQL (or a fresh database on DATABASE_URL's server, dropped afterwards).
 
   --smoke            tiny, seconds (CI)
-  --full             the QUALITY.md size: 1,000,000 listings (minutes)
+  --full             the full size: 1,000,000 listings (minutes)
   --explain          also print EXPLAIN (ANALYZE, BUFFERS) of the heaviest stats query
   --json-out <file>  where the JSON goes (default .local/bench/latest.json)
   --compare previous print each figure beside the last earlier run of the same size

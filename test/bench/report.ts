@@ -1,4 +1,4 @@
-/** The benchmark's figures: printed as tables beside their QUALITY.md bars, and kept for the JSON file. */
+/** The benchmark's figures: printed as tables beside their bars, and kept for the JSON file. */
 
 export type Status = 'met' | 'NOT MET' | 'info';
 
@@ -34,7 +34,7 @@ export class Report {
 
   stepTable(step: string): string {
     const rows = this.figures.filter((f) => f.step === step).map((f) => [f.metric, f.value, f.bar, f.status, f.note ?? '']);
-    return table(['metric', 'value', 'bar (QUALITY.md)', 'status', 'note'], rows);
+    return table(['metric', 'value', 'bar', 'status', 'note'], rows);
   }
 
   summaryTable(): string {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the performance bars of shared/design/QUALITY.md measured on
+ * `npm run bench`: the performance bars (README: Performance) measured on
  * generated production-shaped data (test/bench/generate.ts).
  *
  *   npm run bench                    quick size (100k listings, 200k conversations), about a minute or two
@@ -68,7 +68,7 @@ const BASELINE_MIGRATION = MIGRATION_NAMES[0];
 const BIG_TABLES = ['listed_cars', 'sellers', 'conversations', 'companies', 'buyers', 'messages'] as const;
 const RECIPIENT_SQL = 'SELECT * FROM get_listing_message_recipient($1)';
 const PK_SQL = 'SELECT * FROM listed_cars WHERE id = $1';
-/** What QUALITY.md's end-to-end bar models as the network: added at the local Data API endpoint to every call. */
+/** What the end-to-end bar models as the network: added at the local Data API endpoint to every call. */
 const DATA_API_LATENCY_MS = 20;
 
 const log = (line: string) => console.log(`» ${line}`);

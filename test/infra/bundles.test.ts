@@ -27,7 +27,7 @@ import { driveProvider } from './provider-driver';
 import { synthesize, type SynthesizedApp } from './synth';
 
 const MAX_BUNDLE_BYTES = 1024 * 1024;
-/** An API handler's budget (issue 13): what a cold start loads before it can answer. */
+/** An API handler's budget (README: Performance): what a cold start loads before it can answer. */
 const MAX_API_BUNDLE_BYTES = 250 * 1024;
 /** A string of node-postgres' own code (its SCRAM authentication): in a bundle only if pg was bundled. */
 const NODE_POSTGRES_CODE = 'SCRAM-SERVER-FIRST-MESSAGE';

@@ -1,5 +1,5 @@
 /**
- * Company-scoped routing (issue 10, /work/notes/company-routing-spec.md), classes 1 to 9:
+ * Company-scoped routing (README: How routing works), classes 1 to 9:
  * a listing's messages go to a *valid holder*, an active seller of the listing's company
  * (or, for an independent listing, its own seller), on every path: plain SQL as the
  * marketplace's code writes it, and the API's domain services.

@@ -1,6 +1,6 @@
 /**
  * The routing invariant of the verification (functions/verification/verify.ts) names each
- * company-scoped violation class with its count (issue 10, company-scoped routing).
+ * company-scoped violation class with its count (README: How routing works).
  *
  * Each test starts from clean rows written the ordinary way, then corrupts ONE row with the
  * routing triggers off (`SET LOCAL session_replication_role = replica` skips ordinary triggers,
