@@ -1,6 +1,6 @@
 /**
  * Baseline: the marketplace's own tables as they exist before the messaging
- * migrations (README: How routing works). On a database that already has them (the real
+ * migrations (ARCHITECTURE.md §3). On a database that already has them (the real
  * case: production) every statement is a no-op.
  *
  * `down` deliberately drops nothing: these tables hold the marketplace's data,

@@ -5,7 +5,7 @@
  * The rules live in the database, so they hold on every path: the API, the
  * domain services, and the marketplace's existing code writing plain SQL.
  *  - `get_listing_message_recipient(listing)`: who receives a listing's messages now
- *    (its owner if active, else the company fallback chain, README: How routing works).
+ *    (its owner if active, else the company fallback chain of ARCHITECTURE.md §3).
  *  - A member whose status leaves 'active' (any UPDATE of sellers.member_status)
  *    has their active listings and open conversations moved to the fallback
  *    recipient in the same transaction, logged and audited.
