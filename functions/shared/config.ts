@@ -1,5 +1,5 @@
 /**
- * Every environment variable the project reads, validated with zod in this one
+ * Every environment variable the project reads, validated in this one
  * module: a missing or malformed variable fails with an error naming it and the
  * form it expects, before anything else happens.
  *
@@ -10,11 +10,13 @@
  *   the command lines, the migrations and the migration Lambda, each group read
  *   where it is used (an unset or empty variable takes its default).
  *
- * zod/mini (tree-shakeable, no locale bundles): the migration Lambda, which has no other use
- * for zod, stays small. Every message is this module's own, in English, naming the variable
- * and the form it expects. The group schemas are built on first use.
+ * Plain checks, no schema library: every message is this module's own, in English, naming the
+ * variable and the form it expects, so a check only has to say whether a value is of its form
+ * (and give it trimmed or as a number). Every API handler validates its variables on a cold start,
+ * before it answers anything: building zod schemas for them cost about 1.5 ms of each cold load
+ * (bench step g), and the migration Lambda, which has no other use for zod, does without it.
+ * The group tables are built on first use.
  */
-import * as z from 'zod/mini';
 
 /** A variable that is missing or malformed; `variables` names them. */
 export class ConfigurationError extends Error {
@@ -29,34 +31,60 @@ export class ConfigurationError extends Error {
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
+/** Reads a set, non-blank value: what it stands for, or `INVALID` when it is not of the form. */
+type Read<T> = (raw: string) => T | typeof INVALID;
+const INVALID: unique symbol = Symbol('invalid');
+
 interface Variable<T> {
-  readonly schema: z.ZodMiniType<T>;
+  readonly read: Read<T>;
   /** The form it must have, for the error message. */
   readonly expected: string;
   /** Its value is never repeated in a message (it may hold a password). */
   readonly secret?: boolean;
 }
 
-const variable = <T>(schema: z.ZodMiniType<T>, expected: string, secret = false): Variable<T> => ({ schema, expected, secret });
+const variable = <T>(read: Read<T>, expected: string, secret = false): Variable<T> => ({ read, expected, secret });
 
-const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
-const wholeNumber = (min: number, max: number) =>
-  z.pipe(z.pipe(trimmed(z.regex(/^\d+$/)), z.transform(Number)), z.number().check(z.gte(min), z.lte(max)));
+/** As given, when `ok` says it is of the form. */
+const exact =
+  (ok: (value: string) => boolean): Read<string> =>
+  (raw) =>
+    ok(raw) ? raw : INVALID;
+/** Trimmed first (the value read is the trimmed one), then checked. */
+const trimmed =
+  (ok: (value: string) => boolean): Read<string> =>
+  (raw) => {
+    const value = raw.trim();
+    return ok(value) ? value : INVALID;
+  };
+const nonEmpty = (value: string) => value.length >= 1;
+const arn = (value: string) => value.startsWith('arn:');
+const matches = (pattern: RegExp) => (value: string) => pattern.test(value);
+const oneOf =
+  <const T extends string>(values: readonly T[]): Read<T> =>
+  (raw) =>
+    (values as readonly string[]).includes(raw) ? (raw as T) : INVALID;
+const wholeNumber =
+  (min: number, max: number): Read<number> =>
+  (raw) => {
+    const value = raw.trim();
+    if (!/^\d+$/.test(value)) return INVALID;
+    const number = Number(value);
+    return Number.isFinite(number) && number >= min && number <= max ? number : INVALID;
+  };
 
 /** A PostgreSQL duration (`lock_timeout`, `statement_timeout`): a positive number with an optional unit. */
 const POSTGRES_DURATION = /^(?=.*[1-9])\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$/;
-const duration = () => trimmed(z.regex(POSTGRES_DURATION));
-const onOff = () => z.enum(['0', '1']);
+const duration = () => trimmed(matches(POSTGRES_DURATION));
+const onOff = () => oneOf(['0', '1']);
 const postgresUrl = () =>
-  trimmed(
-    z.refine((value: string) => {
-      try {
-        return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    }),
-  );
+  trimmed((value) => {
+    try {
+      return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  });
 
 /** Reads the variables of one group; unset or blank ones are left out (they take their defaults). */
 function readGroup<V extends Record<string, Variable<unknown>>>(
@@ -69,9 +97,9 @@ function readGroup<V extends Record<string, Variable<unknown>>>(
   for (const [name, spec] of Object.entries(variables)) {
     const raw = environment[name];
     if (raw === undefined || raw.trim() === '') continue;
-    const parsed = spec.schema.safeParse(raw);
-    if (parsed.success) {
-      result[name] = parsed.data;
+    const value = spec.read(raw);
+    if (value !== INVALID) {
+      result[name] = value;
     } else {
       names.push(name);
       problems.push(`${name}${spec.secret ? ' (value not shown)' : `=${JSON.stringify(raw)}`}: expected ${spec.expected}`);
@@ -113,7 +141,7 @@ export type IdType = (typeof ID_TYPES)[number];
  * database the baseline creates the demo marketplace's tables with it. (An existing marketplace's
  * types are read off its tables by migration 1; the verification says when the two differ.)
  */
-const idTypeVariable = () => variable(z.enum(ID_TYPES), ID_TYPES.join(', '));
+const idTypeVariable = () => variable(oneOf(ID_TYPES), ID_TYPES.join(', '));
 const idTypeVariables = /* @__PURE__ */ lazy(() => ({ EMS_ID_TYPE: idTypeVariable() }));
 
 /**
@@ -153,7 +181,7 @@ export function databaseSettings(environment: Environment = process.env): Databa
 const localServerVariables = /* @__PURE__ */ lazy(() => ({
   /** `npm start`'s HTTP port (0: any free port). */
   PORT: variable(wholeNumber(0, 65_535), 'a TCP port from 0 to 65535 (0: any free port)'),
-  HOST: variable(trimmed(z.regex(/^[^\s/]+$/)), 'a host name or IP address to listen on, e.g. 127.0.0.1'),
+  HOST: variable(trimmed(matches(/^[^\s/]+$/)), 'a host name or IP address to listen on, e.g. 127.0.0.1'),
   /** `npm start` without the demo data. */
   EMS_SKIP_DEMO_DATA: variable(onOff(), '1 (skip the demo data) or 0'),
 }));
@@ -171,7 +199,7 @@ export function localServerSettings(environment: Environment = process.env): Loc
 
 const eventRelayVariables = /* @__PURE__ */ lazy(() => ({
   /** The EventBridge bus the relay publishes to (the stack's). */
-  EVENT_BUS_NAME: variable(trimmed(z.regex(/^[A-Za-z0-9._\-/]{1,256}$/)), 'an EventBridge bus name'),
+  EVENT_BUS_NAME: variable(trimmed(matches(/^[A-Za-z0-9._\-/]{1,256}$/)), 'an EventBridge bus name'),
   /** Tries before an event is dead-lettered. */
   EVENT_MAX_ATTEMPTS: variable(wholeNumber(1, 100), 'a whole number of tries from 1 to 100'),
   /** How long published events stay in the outbox (a PostgreSQL interval in days). */
@@ -192,9 +220,9 @@ export function eventRelaySettings(environment: Environment = process.env): Even
 }
 
 const localJwtVariables = /* @__PURE__ */ lazy(() => ({
-  LOCAL_JWT_ISSUER: variable(trimmed(z.minLength(1)), 'the issuer (iss) of local tokens'),
-  LOCAL_JWT_AUDIENCE: variable(trimmed(z.minLength(1)), 'the audience (aud) of local tokens'),
-  LOCAL_JWT_KEY_FILE: variable(z.string().check(z.minLength(1)), 'the path of the local signing key file'),
+  LOCAL_JWT_ISSUER: variable(trimmed(nonEmpty), 'the issuer (iss) of local tokens'),
+  LOCAL_JWT_AUDIENCE: variable(trimmed(nonEmpty), 'the audience (aud) of local tokens'),
+  LOCAL_JWT_KEY_FILE: variable(exact(nonEmpty), 'the path of the local signing key file'),
 }));
 
 export interface LocalJwtSettings {
@@ -272,11 +300,11 @@ export function migrationChecksumsFromEnvironment(environment: Environment = pro
 }
 
 const migrationLambdaVariables = /* @__PURE__ */ lazy(() => ({
-  DATABASE_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), 'the ARN (arn:...) of the cluster secret'),
-  DATABASE_NAME: variable(trimmed(z.minLength(1)), 'a database name'),
-  API_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the API functions' login user secret"),
-  VERIFIER_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the scheduled verification's login user secret"),
-  RELAY_USER_SECRET_ARN: variable(trimmed(z.startsWith('arn:')), "the ARN (arn:...) of the event relay's login user secret"),
+  DATABASE_SECRET_ARN: variable(trimmed(arn), 'the ARN (arn:...) of the cluster secret'),
+  DATABASE_NAME: variable(trimmed(nonEmpty), 'a database name'),
+  API_USER_SECRET_ARN: variable(trimmed(arn), "the ARN (arn:...) of the API functions' login user secret"),
+  VERIFIER_USER_SECRET_ARN: variable(trimmed(arn), "the ARN (arn:...) of the scheduled verification's login user secret"),
+  RELAY_USER_SECRET_ARN: variable(trimmed(arn), "the ARN (arn:...) of the event relay's login user secret"),
 }));
 
 export interface MigrationLambdaSettings {
@@ -312,14 +340,14 @@ export function migrationLambdaSettings(environment: Environment = process.env):
 
 const handlerVariables = /* @__PURE__ */ lazy(() => ({
   /** node-postgres connection (local server, tests, migration Lambda). */
-  DATABASE_URL: variable(z.string().check(z.minLength(1)), 'a PostgreSQL connection URL', true),
+  DATABASE_URL: variable(exact(nonEmpty), 'a PostgreSQL connection URL', true),
   /** RDS Data API (handlers in AWS). */
-  DATA_API_RESOURCE_ARN: variable(z.string().check(z.startsWith('arn:')), 'the ARN (arn:...) of the Aurora cluster'),
-  DATA_API_SECRET_ARN: variable(z.string().check(z.startsWith('arn:')), 'the ARN (arn:...) of the cluster secret'),
-  DATA_API_DATABASE: variable(z.string().check(z.minLength(1)), 'a database name'),
+  DATA_API_RESOURCE_ARN: variable(exact(arn), 'the ARN (arn:...) of the Aurora cluster'),
+  DATA_API_SECRET_ARN: variable(exact(arn), 'the ARN (arn:...) of the cluster secret'),
+  DATA_API_DATABASE: variable(exact(nonEmpty), 'a database name'),
   /** Claim identifying the caller (matched against sellers.email / buyers.email). */
-  JWT_IDENTITY_CLAIM: variable(z.string().check(z.minLength(1)), 'a JWT claim name'),
-  SERVICE_NAME: variable(z.string().check(z.minLength(1)), 'a service name'),
+  JWT_IDENTITY_CLAIM: variable(exact(nonEmpty), 'a JWT claim name'),
+  SERVICE_NAME: variable(exact(nonEmpty), 'a service name'),
   MAX_BODY_BYTES: variable(wholeNumber(1, 2 ** 31), 'a positive whole number of bytes'),
   EMS_ID_TYPE: idTypeVariable(),
 }));
