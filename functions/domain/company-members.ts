@@ -49,27 +49,28 @@ export async function transferListing(
   input: { companyId: Id; listingId: Id; toSellerId: Id; actor: string },
 ): Promise<{ listingId: Id; newOwnerId: Id; conversationsMoved: number }> {
   return inTransaction(db, { actor: input.actor, reason: 'manual_transfer' }, async (tx) => {
-    // Lock order: seller, then listing, then conversations.
+    // Lock order: seller, then listing, then conversations. Every id is cast to its domain: through
+    // the Data API an integer id arrives as a bigint, which no function of an integer domain takes.
     const [target] = await tx.query<{ id: string }>(
-      `SELECT id FROM sellers WHERE id = $1 AND company_id = $2 AND member_status = 'active' FOR SHARE`,
+      `SELECT id FROM sellers WHERE id = $1::ems_seller_id AND company_id = $2::ems_company_id AND member_status = 'active' FOR SHARE`,
       [input.toSellerId, input.companyId],
     );
     if (!target) throw new ConflictError('inactive_recipient', `seller ${input.toSellerId} is not an active member of company ${input.companyId}`);
     const [listing] = await tx.query<{ id: string }>(
-      `SELECT id FROM listed_cars WHERE id = $1 AND company_id = $2 FOR UPDATE`,
+      `SELECT id FROM listed_cars WHERE id = $1::ems_listing_id AND company_id = $2::ems_company_id FOR UPDATE`,
       [input.listingId, input.companyId],
     );
     if (!listing) throw new NotFoundError('listing', input.listingId);
     await tx.query(
       `UPDATE listed_cars
-          SET current_owner_id = $2, current_owner_type = 'seller',
+          SET current_owner_id = $2::ems_seller_id, current_owner_type = 'seller',
               status = CASE WHEN status = 'pending_reassignment' THEN 'active' ELSE status END, updated_at = now()
-        WHERE id = $1`,
+        WHERE id = $1::ems_listing_id`,
       [input.listingId, input.toSellerId],
     );
     const moved = await tx.query<{ moved: boolean }>(
-      `SELECT update_conversation_ownership(c.id, $2, 'manual_transfer') AS moved
-         FROM (SELECT id FROM conversations WHERE listing_id = $1 AND status = 'open' ORDER BY id) c`,
+      `SELECT update_conversation_ownership(c.id, $2::ems_seller_id, 'manual_transfer') AS moved
+         FROM (SELECT id FROM conversations WHERE listing_id = $1::ems_listing_id AND status = 'open' ORDER BY id) c`,
       [input.listingId, input.toSellerId],
     );
     return { listingId: input.listingId, newOwnerId: input.toSellerId, conversationsMoved: moved.filter((m) => m.moved).length };

@@ -23,13 +23,14 @@ export interface AdapterDatabase {
 
 /**
  * `as: 'api'` logs in as the API's user (member of ems_route_caller, as in AWS), which may call the
- * route functions and nothing else; by default as the admin user, which the domain services need.
+ * route functions and nothing else; `as: 'verifier'` as the scheduled verification's (member of
+ * ems_reader, which only reads); by default as the admin user, which the domain services need.
  */
-export async function databaseThrough(adapter: Adapter, t: TestDatabase, options: { as?: 'admin' | 'api' } = {}): Promise<AdapterDatabase> {
-  const url = options.as === 'api' ? t.apiUrl : t.url;
+export async function databaseThrough(adapter: Adapter, t: TestDatabase, options: { as?: 'admin' | 'api' | 'verifier' } = {}): Promise<AdapterDatabase> {
+  const url = options.as === 'api' ? t.apiUrl : options.as === 'verifier' ? t.verifierUrl : t.url;
   if (adapter === 'pg') {
-    if (options.as !== 'api') return { db: t.db, close: async () => undefined };
-    const db = new PgDatabase(url, { max: 8, applicationName: 'ems-test-api' });
+    if (url === t.url) return { db: t.db, close: async () => undefined };
+    const db = new PgDatabase(url, { max: 8, applicationName: `ems-test-${options.as}` });
     return { db, close: () => db.close() };
   }
   const endpoint = await startDataApiEndpoint({ connectionString: url });

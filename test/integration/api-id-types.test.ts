@@ -134,6 +134,19 @@ for (const idType of ['integer', 'bigint', 'uuid'] as const) {
           return parse(response);
         }
 
+        it('the scheduled verification passes through this adapter, as its own read-only user', async () => {
+          // Through the Data API an integer id read from a table comes back as a bigint parameter:
+          // the routing check once sent one to get_listing_message_recipient, which takes none.
+          const verifier = await databaseThrough(adapter, t, { as: 'verifier' });
+          try {
+            const report = await verifyInstallation(verifier.db, { idType });
+            expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+            expect(report.checks.find((c) => c.name === 'routing function answers')?.detail).toMatch(/^listing \S+: /);
+          } finally {
+            await verifier.close();
+          }
+        });
+
         it('every route answers a legitimate caller, with the ids in the marketplace\'s form', async () => {
           const { bob } = DEMO.buyers;
           const { olivia } = DEMO.sellers;
