@@ -7,6 +7,7 @@ import { PgDatabase } from '../../functions/database/pg-adapter';
 import { LOCAL_API_USER, LOCAL_RELAY_USER, LOCAL_VERIFIER_USER } from '../../functions/local/login-users';
 import { connectionStringAs } from '../../functions/migration-runner/login-roles';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
+import type { IdType } from '../../functions/shared/config';
 
 export interface TestDatabase {
   readonly name: string;
@@ -65,11 +66,21 @@ export function databasesDroppedAfterAll(): () => Promise<TestDatabase> {
   };
 }
 
-/** Runs the migration runner (with the base schema) and fails loudly if it did not go green. */
-export async function migrateToLatest(url: string): Promise<RunnerReport> {
-  const report = await runMessagingMigrations({ connectionString: url, createBaseSchema: true });
-  if (!report.ok) throw new Error(`migration runner failed: ${JSON.stringify(report.failure ?? report.verification, null, 2)}`);
-  return report;
+/**
+ * Runs the migration runner (with the base schema) and fails loudly if it did not go green. With
+ * `idType`, the base tables get ids of that type (EMS_ID_TYPE, set for the run only).
+ */
+export async function migrateToLatest(url: string, idType?: IdType): Promise<RunnerReport> {
+  const before = process.env.EMS_ID_TYPE;
+  if (idType) process.env.EMS_ID_TYPE = idType;
+  try {
+    const report = await runMessagingMigrations({ connectionString: url, createBaseSchema: true });
+    if (!report.ok) throw new Error(`migration runner failed: ${JSON.stringify(report.failure ?? report.verification, null, 2)}`);
+    return report;
+  } finally {
+    if (before === undefined) delete process.env.EMS_ID_TYPE;
+    else process.env.EMS_ID_TYPE = before;
+  }
 }
 
 /** A fresh database migrated to the latest schema. */

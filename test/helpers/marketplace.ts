@@ -9,24 +9,54 @@ export async function company(db: Database, name = `Dealer ${randomUUID().slice(
   return row!.id;
 }
 
+/**
+ * The next id of `table` as the marketplace's own tables make it (the test databases' base tables
+ * have uuid ids, or integer/bigint identity ids with EMS_ID_TYPE): a seller's and a buyer's email
+ * is made of their id, so it is drawn before the row is written.
+ */
+const NEXT_ID = {
+  uuid: 'SELECT gen_random_uuid() AS id',
+  identity: (table: string) => `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id`,
+};
+const uuidIds = new WeakMap<Database, Promise<boolean>>();
+
+function hasUuidIds(db: Database): Promise<boolean> {
+  let known = uuidIds.get(db);
+  if (!known) {
+    known = db
+      .query<{ uuid: boolean }>(`SELECT atttypid = 'uuid'::regtype AS uuid FROM pg_attribute WHERE attrelid = 'sellers'::regclass AND attname = 'id'`)
+      .then(([row]) => row?.uuid ?? true);
+    uuidIds.set(db, known);
+  }
+  return known;
+}
+
+async function nextId(db: Database, table: 'sellers' | 'buyers'): Promise<string> {
+  return (await hasUuidIds(db)) ? NEXT_ID.uuid : NEXT_ID.identity(table);
+}
+
 export async function seller(
   db: Database,
   companyId: string | null,
   role: Role = 'member',
   options: { name?: string; createdAt?: string } = {},
 ): Promise<string> {
-  const id = randomUUID();
-  await db.query(
-    `INSERT INTO sellers (id, company_id, name, email, role, created_at) VALUES ($1, $2, $3, $4, $5, coalesce($6::timestamptz, now()))`,
-    [id, companyId, options.name ?? `${role} ${id.slice(0, 6)}`, `${id}@sellers.test`, role, options.createdAt ?? null],
+  const [row] = await db.query<{ id: string }>(
+    `WITH next AS (${await nextId(db, 'sellers')})
+     INSERT INTO sellers (id, company_id, name, email, role, created_at)
+     SELECT next.id, $1, coalesce($2, $3 || ' ' || left(next.id::text, 6)), next.id || '@sellers.test', $3, coalesce($4::timestamptz, now())
+     FROM next RETURNING id`,
+    [companyId, options.name ?? null, role, options.createdAt ?? null],
   );
-  return id;
+  return row!.id;
 }
 
 export async function buyer(db: Database): Promise<string> {
-  const id = randomUUID();
-  await db.query('INSERT INTO buyers (id, name, email) VALUES ($1, $2, $3)', [id, `Buyer ${id.slice(0, 6)}`, `${id}@buyers.test`]);
-  return id;
+  const [row] = await db.query<{ id: string }>(
+    `WITH next AS (${await nextId(db, 'buyers')})
+     INSERT INTO buyers (id, name, email) SELECT next.id, 'Buyer ' || left(next.id::text, 6), next.id || '@buyers.test' FROM next RETURNING id`,
+  );
+  return row!.id;
 }
 
 export async function listing(

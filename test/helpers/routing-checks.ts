@@ -97,7 +97,7 @@ export async function invariantViolations(db: Database): Promise<InvariantViolat
 
 /** The violations of COMPANY_SCOPED_INVARIANT_SQL about the listings of the given company (or companies). */
 export async function invariantViolationsIn(db: Database, companyIds: string | readonly string[]): Promise<InvariantViolation[]> {
-  return db.query<InvariantViolation>(`SELECT v.* FROM (${COMPANY_SCOPED_INVARIANT_SQL}) v WHERE v.company_id = ANY ($1::uuid[])`, [
+  return db.query<InvariantViolation>(`SELECT v.* FROM (${COMPANY_SCOPED_INVARIANT_SQL}) v WHERE v.company_id = ANY ($1::ems_company_id[])`, [
     typeof companyIds === 'string' ? [companyIds] : companyIds,
   ]);
 }
@@ -123,7 +123,7 @@ export async function ownershipChainProblems(db: Database, scope: ChainScope): P
   return db.query(
     `WITH convs AS (
        SELECT c.id, c.seller_id FROM conversations c JOIN listed_cars l ON l.id = c.listing_id
-        WHERE l.company_id = ANY ($1::uuid[]) OR c.listing_id = ANY ($2::uuid[])
+        WHERE l.company_id = ANY ($1::ems_company_id[]) OR c.listing_id = ANY ($2::ems_listing_id[])
      ), log AS (
        SELECT g.*, row_number() OVER w AS n, lag(g.new_owner_id) OVER w AS before_new, lag(g.changed_at) OVER w AS before_at,
               lead(g.id) OVER w AS next_id
@@ -166,7 +166,7 @@ export async function auditChainProblems(db: Database, scope: ChainScope): Promi
     `WITH a AS (
        SELECT a.*, lag(a.new_status) OVER w AS before_new, lead(a.id) OVER w AS next_id, row_number() OVER w AS n
          FROM company_member_audit a JOIN sellers s ON s.id = a.seller_id
-        WHERE s.company_id = ANY ($1::uuid[]) OR s.id = ANY ($2::uuid[])
+        WHERE s.company_id = ANY ($1::ems_company_id[]) OR s.id = ANY ($2::ems_seller_id[])
        WINDOW w AS (PARTITION BY a.seller_id ORDER BY a.id)
      )
      SELECT seller_id, id, 'first audit row does not start from active' AS problem FROM a WHERE n = 1 AND previous_status <> 'active'
@@ -262,17 +262,19 @@ export async function messagesNotProvenActiveAtCommit(
   messages: readonly RecordedMessage[],
   changes: readonly CommitSnapshot[],
 ): Promise<Row[]> {
-  return db.query(
+  // Message ids travel as text (messages.id has no id domain); each row names its message as recorded.
+  const recorded = new Map(messages.map((m) => [String(m.messageId), m.messageId]));
+  const rows = await db.query<Row & { message_id: string }>(
     `WITH msg AS (
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) AS x(message_id, xid, snap, recorded_recipient)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::ems_seller_id[]) AS x(message_id, xid, snap, recorded_recipient)
      ), chg AS (
        SELECT * FROM unnest($5::text[], $6::text[]) AS y(xid, snap)
      ), placed AS (
-       SELECT m.id AS message_id, m.recipient_id, a.id AS audit_id, a.new_status,
+       SELECT x.message_id, m.recipient_id, a.id AS audit_id, a.new_status,
               CASE WHEN pg_visible_in_snapshot(a.transaction_id, x.snap::pg_snapshot) THEN 'before'
                    WHEN pg_visible_in_snapshot(x.xid::xid8, y.snap::pg_snapshot) THEN 'after'
                    ELSE 'unknown' END AS commit_order
-         FROM msg x JOIN messages m ON m.id = x.message_id
+         FROM msg x JOIN messages m ON m.id::text = x.message_id
          JOIN company_member_audit a ON a.seller_id = m.recipient_id
          LEFT JOIN chg y ON y.xid = a.transaction_id::text
      ), summary AS (
@@ -284,14 +286,14 @@ export async function messagesNotProvenActiveAtCommit(
      ), per_message AS (
        SELECT x.message_id, m.recipient_id, x.recorded_recipient, m.id IS NULL AS missing,
               coalesce(s.unknown_order, 0) AS unknown_order, s.last_before, s.first_after
-         FROM msg x LEFT JOIN messages m ON m.id = x.message_id LEFT JOIN summary s ON s.message_id = x.message_id
+         FROM msg x LEFT JOIN messages m ON m.id::text = x.message_id LEFT JOIN summary s ON s.message_id = x.message_id
      )
      SELECT pm.*, a.new_status AS status_at_commit
        FROM per_message pm LEFT JOIN company_member_audit a ON a.id = pm.last_before
       WHERE pm.missing OR pm.recipient_id IS DISTINCT FROM pm.recorded_recipient OR pm.unknown_order > 0
          OR pm.last_before > pm.first_after OR coalesce(a.new_status, 'active') <> 'active'`,
     [
-      messages.map((m) => m.messageId),
+      messages.map((m) => String(m.messageId)),
       messages.map((m) => m.xid),
       messages.map((m) => m.snapshot),
       messages.map((m) => m.recipientId),
@@ -299,6 +301,7 @@ export async function messagesNotProvenActiveAtCommit(
       changes.map((c) => c.snapshot),
     ],
   );
+  return rows.map((row) => ({ ...row, message_id: recorded.get(row.message_id) ?? row.message_id }));
 }
 
 /* ------------------------------------------------------------------ */

@@ -53,9 +53,11 @@ import { reactivateMember, removeMember, transferListing } from '../../functions
 import { updateMessageHandlers } from '../../functions/domain/company';
 import { getOwnershipHistory, sendBuyerMessage } from '../../functions/domain/messaging';
 import type { Database } from '../../functions/database/port';
+import type { Id } from '../../functions/http/response-schemas';
+import type { IdType } from '../../functions/shared/config';
 import { INVARIANT_VIOLATIONS_SQL, verifyInstallation } from '../../functions/verification/verify';
 import { ADAPTERS, databaseThrough, type AdapterDatabase } from '../helpers/adapters';
-import { createMigratedDatabase, type TestDatabase } from '../helpers/database';
+import { createTestDatabase, migrateToLatest, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 import { auditChainProblems, invariantViolations, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 
@@ -183,24 +185,24 @@ async function readWorld(run: Run): Promise<World> {
   const micros = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint`;
   const [people, listings, conversations, handlers, audited] = await Promise.all([
     t.db.query<{ id: string; company_id: string | null; role: m.Role; member_status: Status; created: string }>(
-      `SELECT id, company_id, role, member_status, ${micros('created_at')} AS created FROM sellers WHERE id = ANY ($1::uuid[])`,
+      `SELECT id, company_id, role, member_status, ${micros('created_at')} AS created FROM sellers WHERE id = ANY ($1::ems_seller_id[])`,
       [run.everyone],
     ),
     t.db.query<{ id: string; company_id: string | null; seller_id: string; current_owner_id: string | null; current_owner_type: string; status: string; original_seller_id: string }>(
-      `SELECT id, company_id, seller_id, current_owner_id, current_owner_type, status, original_seller_id FROM listed_cars WHERE id = ANY ($1::uuid[])`,
+      `SELECT id, company_id, seller_id, current_owner_id, current_owner_type, status, original_seller_id FROM listed_cars WHERE id = ANY ($1::ems_listing_id[])`,
       [run.listings],
     ),
     t.db.query<{ id: string; listing_id: string; buyer_id: string; seller_id: string | null; status: string; created: string }>(
-      `SELECT id, listing_id, buyer_id, seller_id, status, ${micros('created_at')} AS created FROM conversations WHERE listing_id = ANY ($1::uuid[])`,
+      `SELECT id, listing_id, buyer_id, seller_id, status, ${micros('created_at')} AS created FROM conversations WHERE listing_id = ANY ($1::ems_listing_id[])`,
       [run.listings],
     ),
     t.db.query<{ id: string; company_id: string; seller_id: string; priority: number; is_active: boolean; created: string }>(
-      `SELECT id, company_id, seller_id, priority, is_active, ${micros('created_at')} AS created FROM company_message_handlers WHERE company_id = ANY ($1::uuid[])`,
+      `SELECT id, company_id, seller_id, priority, is_active, ${micros('created_at')} AS created FROM company_message_handlers WHERE company_id = ANY ($1::ems_company_id[])`,
       [run.companies],
     ),
     t.db.query<{ id: string }>(
-      `SELECT seller_id AS id FROM company_member_audit WHERE seller_id = ANY ($1::uuid[])
-       UNION SELECT moved_to_seller_id FROM company_member_audit WHERE moved_to_seller_id = ANY ($1::uuid[])`,
+      `SELECT seller_id AS id FROM company_member_audit WHERE seller_id = ANY ($1::ems_seller_id[])
+       UNION SELECT moved_to_seller_id FROM company_member_audit WHERE moved_to_seller_id = ANY ($1::ems_seller_id[])`,
       [run.everyone],
     ),
   ]);
@@ -218,7 +220,14 @@ async function readWorld(run: Run): Promise<World> {
   return world;
 }
 
-const byId = <V>([a]: [string, V], [b]: [string, V]) => (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * An id a service returned, as node-postgres reads the same id from the database (what the model
+ * keys by): a uuid is a string, an integer id a number; typed string, as every id of this file.
+ */
+const asRead = (id: Id) => id as string;
+/** In the database's order of ids: uuids as text, integer ids as numbers (node-postgres reads them as numbers). */
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byId = <V>([a]: [string, V], [b]: [string, V]) => compareIds(a, b);
 const sorted = <V>(map: Map<string, V>): [string, V][] => [...map.entries()].sort(byId);
 const byCreation = (a: { created: number; id: string }, b: { created: number; id: string }) =>
   a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -464,7 +473,7 @@ function comparable(w: World) {
     listings: obj(w.listings, (l) => l),
     conversations: obj(w.conversations, (c) => ({ listing: c.listing, buyer: c.buyer, seller: c.seller, status: c.status })),
     handlers: obj(w.handlers, (h) => ({ priority: h.priority, active: h.active })),
-    audited: [...w.audited].sort(),
+    audited: [...w.audited].sort(compareIds),
   };
 }
 
@@ -787,8 +796,8 @@ async function step(run: Run, op: Op): Promise<string> {
             conversationReopened: existing?.status === 'closed',
           });
           if (existingId) expect(message.conversationId).toBe(existingId);
-          else renameNewConversation(x, String(message.conversationId));
-          run.messages.set(String(message.messageId), String(message.recipient.id));
+          else renameNewConversation(x, asRead(message.conversationId));
+          run.messages.set(asRead(message.messageId), asRead(message.recipient.id));
           // Through the service too: the history of this conversation ends at the recipient.
           const history = await getOwnershipHistory(apiDb, conversationId === NEW_CONVERSATION ? message.conversationId : conversationId!);
           expect(history.at(-1)?.newOwnerId).toBe(target);
@@ -988,10 +997,10 @@ async function checkAfterEveryStep(run: Run, world: World, line: string) {
   // (b) lookup: every listing's recipient is exactly the model's, and the model names only someone the rule allows.
   const lookups = await t.db.query<{ listing_id: string; recipient_id: string | null; routing_reason: string }>(
     `SELECT x.id AS listing_id, r.recipient_id, r.routing_reason
-       FROM unnest($1::uuid[]) AS x(id) CROSS JOIN LATERAL get_listing_message_recipient(x.id) r ORDER BY x.id`,
+       FROM unnest($1::ems_listing_id[]) AS x(id) CROSS JOIN LATERAL get_listing_message_recipient(x.id) r ORDER BY x.id`,
     [run.listings],
   );
-  const expected = [...run.listings].sort().map((id) => ({ listing_id: id, ...lookup(world, id) }));
+  const expected = [...run.listings].sort(compareIds).map((id) => ({ listing_id: id, ...lookup(world, id) }));
   expect(lookups, `lookups after: ${line}`).toEqual(expected);
   for (const e of expected) {
     if (e.recipient_id !== null) expect(canHold(world, e.recipient_id, world.listings.get(e.listing_id)!), `model names a holder the rule allows`).toBe(true);
@@ -1009,7 +1018,7 @@ async function checkAfterEveryStep(run: Run, world: World, line: string) {
             (SELECT a.new_status FROM company_member_audit a
               WHERE a.seller_id = msg.recipient_id AND a.created_at < msg.created_at ORDER BY a.id DESC LIMIT 1) AS status_then
        FROM messages msg JOIN conversations c ON c.id = msg.conversation_id
-      WHERE c.listing_id = ANY ($1::uuid[]) AND msg.sender_type = 'buyer'`,
+      WHERE c.listing_id = ANY ($1::ems_listing_id[]) AND msg.sender_type = 'buyer'`,
     [run.listings],
   );
   expect(messages.length, `messages after: ${line}`).toBe(run.messages.size);
@@ -1034,11 +1043,16 @@ const listingRow = async (listingId: string) =>
 /** Leaves the shared database consistent for the property (a listing that is not active is outside the invariant). */
 const retire = (listingId: string) => t.db.query(`UPDATE listed_cars SET status = 'archived' WHERE id = $1`, [listingId]);
 
-for (const adapter of ADAPTERS) {
-  describe(`through ${adapter}`, () => {
+/** The marketplace's id types (README: Id types): each adapter runs the property on each. */
+const ID_TYPES_UNDER_TEST = ['uuid', 'integer'] as const satisfies readonly IdType[];
+const COMBINATIONS = ADAPTERS.flatMap((adapter) => ID_TYPES_UNDER_TEST.map((idType) => ({ adapter, idType })));
+
+for (const { adapter, idType } of COMBINATIONS) {
+  describe(`through ${adapter}, on ${idType} ids`, () => {
     let through: AdapterDatabase | undefined;
     beforeAll(async () => {
-      t = await createMigratedDatabase();
+      t = await createTestDatabase();
+      await migrateToLatest(t.url, idType);
       through = await databaseThrough(adapter, t);
       apiDb = through.db;
       anEarlierRunFailed = false;
@@ -1168,7 +1182,7 @@ for (const adapter of ADAPTERS) {
         // The services really ran on the adapter named: under 'data-api' their statements reached the endpoint.
         if (through?.endpoint) expect(statements()).toBeGreaterThan(runs * 5);
         console.info(
-          `routing property through ${adapter}: ${runs} runs, ${steps} steps, done ${JSON.stringify(Object.fromEntries(done))}, refusals ${JSON.stringify(Object.fromEntries(refusals))}`,
+          `routing property through ${adapter} on ${idType} ids: ${runs} runs, ${steps} steps, done ${JSON.stringify(Object.fromEntries(done))}, refusals ${JSON.stringify(Object.fromEntries(refusals))}`,
         );
         // The generator really mixed: every frequent kind of step ran somewhere in a full default run.
         if (runs >= 30) expect(FREQUENT_KINDS.filter((kind) => !tried.has(kind)), 'kinds of step that never ran').toEqual([]);
