@@ -346,3 +346,15 @@ export function touchedBy(migration: string): ReadonlySet<string> {
   const footprint = MIGRATION_FOOTPRINTS[migration];
   return new Set(footprint ? [...footprint.created, ...footprint.changed, ...footprint.dropped] : []);
 }
+
+const functionName = (key: string) => (key.startsWith('function:') ? key.slice(0, key.indexOf('(')) : key);
+const MESSAGING_OBJECTS = new Set(Object.values(MIGRATION_FOOTPRINTS).flatMap((f) => [...f.created, ...f.changed, ...f.dropped].map(functionName)));
+
+/**
+ * Whether the object `key` names is one of the messaging migrations' own (in any footprint). A
+ * function is known by its name, whatever its signature: an earlier release gave the same
+ * functions uuid where a clean run of this one has the id domains.
+ */
+export function isMessagingObject(key: string): boolean {
+  return MESSAGING_OBJECTS.has(functionName(key));
+}

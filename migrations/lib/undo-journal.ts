@@ -22,7 +22,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import type { Knex } from 'knex';
-import { touchedBy } from './migration-footprints';
+import { isMessagingObject, touchedBy } from './migration-footprints';
 import { createIndexConcurrentlyAs, ddl, dropIndexConcurrently } from './safe-ddl';
 import { type Grant, type ObjectState, type Query, type SchemaSnapshot, snapshotSchema, withKnexConnection } from './schema-snapshot';
 
@@ -118,6 +118,12 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
   if (touched.size === 0 && attemptBefore) {
     touched = new Set([...new Set([...Object.keys(attemptBefore), ...Object.keys(now)])].filter((key) => !same(attemptBefore[key], now[key])));
   }
+  // On a database an earlier release installed, a migration also replaces messaging objects its
+  // footprint (a clean run's) does not name: the functions with uuid where a clean run has the id
+  // domains, and the view that calls them. Whatever of the messaging's own (any migration's
+  // footprint; a function by its name, whatever its signature) is not as it was before the first
+  // attempt was changed by the attempts, and goes back too. The marketplace's own objects stay.
+  touched = new Set([...touched, ...[...Object.keys(before), ...Object.keys(now)].filter((key) => isMessagingObject(key) && !same(before[key], now[key]))]);
   const keys = [...touched].filter((key) => !same(before[key], now[key])).sort();
   const target = (key: string) => before[key];
   const current = (key: string) => now[key];
@@ -149,7 +155,10 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
     const t = target(key) as Extract<ObjectState, { kind: 'view' }> | undefined;
     const n = current(key) as Extract<ObjectState, { kind: 'view' }> | undefined;
     if (!t || t.materialized || (n && n.definition === t.definition)) continue;
-    structure.push(`CREATE OR REPLACE VIEW ${id(t.name)} AS ${t.definition.replace(/;\s*$/, '')}`);
+    // Dropped first: CREATE OR REPLACE cannot change a column's type (an id domain back to uuid).
+    // Its grants and comment come back below, with everything else's.
+    if (n) structure.push(`DROP VIEW IF EXISTS ${id(t.name)}`);
+    structure.push(`CREATE VIEW ${id(t.name)} AS ${t.definition.replace(/;\s*$/, '')}`);
   }
   for (const key of ofKind('trigger')) {
     const t = target(key) as Extract<ObjectState, { kind: 'trigger' }> | undefined;

@@ -13,6 +13,7 @@ import { UNDO_JOURNAL_TABLE, undoMigration } from '../../migrations/lib/undo-jou
 import { snapshotSchema, withKnexConnection } from '../../migrations/lib/schema-snapshot';
 import { reread, schemaCatalog, snapshotTables, type SchemaCatalog } from '../helpers/catalog';
 import { commandEnv, runCommand } from '../helpers/cli';
+import { failOnce } from '../helpers/failure-injection';
 import { migrateToLatest, type TestDatabase } from '../helpers/database';
 import { BASE_TABLES, seedExistingMarketplace } from '../helpers/existing-marketplace';
 import { ALL_MIGRATION_NAMES, createBaseSchemaOnly, recordedMigrations, withKnex } from '../helpers/migrations';
@@ -51,30 +52,6 @@ async function copyBefore(migration: string): Promise<TestDatabase> {
     for (const name of MESSAGING_MIGRATION_NAMES.slice(0, MESSAGING_MIGRATION_NAMES.indexOf(migration))) await knex.migrate.up({ name });
   });
   return t;
-}
-
-let injected = 0;
-/**
- * Makes the next statement whose text is LIKE `statement` fail (once), at the end of the command
- * (`ddl_command_end`) or as it drops something (`sql_drop`). Returns what removes the trap.
- */
-async function failOnce(t: TestDatabase, statement: string, event: 'ddl_command_end' | 'sql_drop' = 'ddl_command_end') {
-  const name = `test_injected_failure_${(injected += 1)}`;
-  await t.db.query(`CREATE SEQUENCE ${name}`);
-  await t.db.query(`CREATE FUNCTION ${name}() RETURNS event_trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF current_query() LIKE ${pg.escapeLiteral(statement)} THEN
-        IF nextval('${name}') = 1 THEN
-          RAISE EXCEPTION 'injected failure (%)', ${pg.escapeLiteral(statement)};
-        END IF;
-      END IF;
-    END $$`);
-  await t.db.query(`CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${name}()`);
-  return async () => {
-    await t.db.query(`DROP EVENT TRIGGER ${name}`);
-    await t.db.query(`DROP FUNCTION ${name}()`);
-    await t.db.query(`DROP SEQUENCE ${name}`);
-  };
 }
 
 async function journalPresent(t: TestDatabase): Promise<boolean> {

@@ -17,8 +17,11 @@ import { apiRoutes } from '../../functions/domain/api-routes';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { ID_DOMAINS } from '../../migrations/lib/id-domains';
+import { reread, schemaCatalog, snapshotTables } from '../helpers/catalog';
 import { commandEnv, runCommand } from '../helpers/cli';
 import { databasesDroppedAfterAll, type TestDatabase } from '../helpers/database';
+import { BASE_TABLES } from '../helpers/existing-marketplace';
+import { failOnce } from '../helpers/failure-injection';
 import { ALL_MIGRATION_NAMES, recordedMigrations, rollbackAll } from '../helpers/migrations';
 
 /** The last release before the id domains (main as it landed on 2026-11-30). */
@@ -130,6 +133,27 @@ describe.runIf(releaseAvailable())(`a database installed by the previous release
     const report = await runMessagingMigrations({ connectionString: t.url });
     expect(report.failure, report.failure?.message).toBeUndefined();
     expect(await uuidSignatures(t)).toEqual([]);
+  });
+
+  it("stopped at the guide's four migrations, migration 5 failing part-way: undone to exactly the previous release's schema, then upgraded", async () => {
+    const t = await database();
+    for (const name of ALL_MIGRATION_NAMES.slice(0, 5)) await previousRelease(t, `migrate:up ${name}`);
+    const people = await someData(t);
+    // After migration 5 has replaced the uuid-signature functions with domain-signature ones.
+    const removeTrap = await failOnce(t, '%DROP CONSTRAINT IF EXISTS conversation_ownership_log_conversation_id_fkey%');
+    const catalog = await schemaCatalog(t.db);
+    const rows = await snapshotTables(t.db, BASE_TABLES);
+
+    const report = await runMessagingMigrations({ connectionString: t.url });
+    expect(report.failure?.message).toContain('injected failure');
+    expect(report.failure?.message).toMatch(/\nUndone: /);
+    expect(await schemaCatalog(t.db)).toEqual(catalog);
+    expect(await reread(t.db, rows)).toEqual(rows);
+    // The previous release's routing still works as it did.
+    expect(await t.db.query(`SELECT count(*)::int AS n FROM listed_cars l CROSS JOIN LATERAL get_listing_message_recipient(l.id) r`)).toEqual([{ n: 1 }]);
+
+    await removeTrap();
+    await expectUpgradedLikeANewInstall(t, people);
   });
 
   it("stopped at the guide's four migrations: migrations 5 to 10 replace its functions, none is left beside its successor", async () => {
