@@ -50,8 +50,10 @@ export interface Invocation {
 }
 
 export interface InvocationRun {
-  /** require() of the module. */
+  /** require() of the module (wall time). */
   readonly loadMs: number;
+  /** The CPU time (user and system, every thread of the process) the require() took. */
+  readonly loadCpuMs: number;
   /** From before require() until the first invocation answered: what a cold start costs the first caller. */
   readonly firstAnswerMs: number;
   /** What each invocation returned (an API Gateway result for the API's handlers). */
@@ -72,8 +74,11 @@ const { performance } = require('node:perf_hooks');
 (async () => {
   const spec = JSON.parse(process.argv[1]);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const { handler } = require(spec.module);
   const loadMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const loadCpuMs = (cpu.user + cpu.system) / 1000;
   const invoke = (i) => handler(i.event, i.context && { ...i.context, getRemainingTimeInMillis: () => 29000, done() {}, fail() {}, succeed() {} });
   let responses;
   let firstAnswerMs;
@@ -89,7 +94,7 @@ const { performance } = require('node:perf_hooks');
       if (n === 0) firstAnswerMs = performance.now() - started;
     }
   }
-  process.stdout.write(${JSON.stringify(RESULT_MARK)} + JSON.stringify({ loadMs, firstAnswerMs, responses }) + '\\n', () => process.exit(0));
+  process.stdout.write(${JSON.stringify(RESULT_MARK)} + JSON.stringify({ loadMs, loadCpuMs, firstAnswerMs, responses }) + '\\n', () => process.exit(0));
 })().catch((error) => process.stderr.write(String((error && error.stack) || error) + '\\n', () => process.exit(1)));
 `;
 
@@ -138,8 +143,8 @@ export function invokeInFreshProcess(options: InvokeOptions): Promise<Invocation
           byInvocation.at(-1)?.push(line);
         }
       }
-      const { loadMs, firstAnswerMs, responses } = JSON.parse(result.slice(RESULT_MARK.length)) as Pick<InvocationRun, 'loadMs' | 'firstAnswerMs' | 'responses'>;
-      resolve({ loadMs, firstAnswerMs, responses, stdout: printed, stdoutByInvocation: byInvocation, stderr });
+      const { loadMs, loadCpuMs, firstAnswerMs, responses } = JSON.parse(result.slice(RESULT_MARK.length)) as Pick<InvocationRun, 'loadMs' | 'loadCpuMs' | 'firstAnswerMs' | 'responses'>;
+      resolve({ loadMs, loadCpuMs, firstAnswerMs, responses, stdout: printed, stdoutByInvocation: byInvocation, stderr });
     });
   });
 }
