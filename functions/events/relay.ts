@@ -30,11 +30,17 @@ export interface OutboxEvent {
   readonly publishAttempts: number;
 }
 
+/**
+ * An id read as text (the outbox's company) in the form the details give ids: a uuid as its string,
+ * an integer or bigint id (digits only, which no uuid is) as a JSON number.
+ */
+const inDetailForm = (id: string | null): string | number | null => (id !== null && /^[0-9]+$/.test(id) ? Number(id) : id);
+
 /** What the consumers receive as the EventBridge event's `detail`. */
 export function eventDetail(event: OutboxEvent): Record<string, unknown> {
   return {
     outboxId: event.id,
-    companyId: event.companyId,
+    companyId: inDetailForm(event.companyId),
     occurredAt: event.occurredAt,
     transactionId: event.transactionId,
     actor: event.actor,

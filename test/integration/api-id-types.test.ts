@@ -234,7 +234,10 @@ for (const idType of ['integer', 'bigint', 'uuid'] as const) {
       expect(published.map((e) => e.detailType)).toEqual(expect.arrayContaining(['member.removed', 'member.reactivated', 'listings.handed_over']));
       for (const entry of published) {
         const validate = ajv.getSchema(`events#/$defs/${entry.detailType}`);
-        expect(validate!(JSON.parse(entry.detail)), `${entry.detailType}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+        const detail = JSON.parse(entry.detail) as Record<string, unknown>;
+        expect(validate!(detail), `${entry.detailType}: ${JSON.stringify(validate!.errors)}`).toBe(true);
+        // Every id of an event in one form, the envelope's company as the detail's sellers.
+        expect(detail.companyId, entry.detailType).toBe(wire(demo.companies.northside));
       }
     });
 
