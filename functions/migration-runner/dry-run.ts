@@ -18,7 +18,7 @@ import pg from 'pg';
 import { BASE_TABLES } from '../../migrations/20250101000000_base_marketplace_schema';
 import { MESSAGING_MIGRATION_NAMES, MIGRATIONS } from '../../migrations';
 import { MIGRATION_LONG_STEPS, type DataStep } from '../../migrations/lib/long-steps';
-import { MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
+import { isMessagingObject, MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
 import type { Query } from '../../migrations/lib/schema-snapshot';
 import { journalEntries } from '../../migrations/lib/undo-journal';
 import { MIGRATIONS_TABLE } from '../database/knex-config';
@@ -363,6 +363,15 @@ export async function planMessagingMigrations(options: DryRunOptions): Promise<D
     }
 
     const notes: string[] = [];
+    const declaredWithUuid = pendingNames.some((name) => MESSAGING_MIGRATION_NAMES.includes(name)) ? await messagingFunctionsDeclaredWithUuid(query) : [];
+    if (declaredWithUuid.length > 0) {
+      notes.push(
+        `An earlier release installed this database: ${plural(declaredWithUuid.length, 'messaging function is', 'messaging functions are')} declared with uuid ` +
+          `(${declaredWithUuid.join(', ')}). The pending migrations re-create each with the id domains (ems_*_id, uuid here), and the view ` +
+          'listing_message_routing over them, each in a short transaction: what they do stays the same. The lists below are what a new install ' +
+          'does and do not name these.',
+      );
+    }
     if (await runnerAtWork(query)) {
       notes.push('Another migration runner (or a deploy) is at work on this database now: what is pending may change before you run.');
     }
@@ -382,6 +391,17 @@ export async function planMessagingMigrations(options: DryRunOptions): Promise<D
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The messaging functions (by name) an earlier release declared with uuid, before the id domains. */
+async function messagingFunctionsDeclaredWithUuid(query: Query): Promise<string[]> {
+  const rows = await query<{ name: string }>(
+    `SELECT DISTINCT p.proname AS name FROM pg_proc p
+      WHERE p.pronamespace = current_schema()::regnamespace
+        AND (p.prorettype = 'uuid'::regtype OR 'uuid'::regtype = ANY (coalesce(p.proallargtypes, p.proargtypes::oid[])))
+      ORDER BY 1`,
+  );
+  return rows.map((row) => row.name).filter((name) => isMessagingObject(`function:${name}()`));
 }
 
 const KIND_ORDER = ['table', 'view', 'column', 'constraint', 'index', 'trigger', 'function', 'type'] as const;

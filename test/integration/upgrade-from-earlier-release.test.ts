@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../functions/database/local-postgres';
 import { PgDatabase } from '../../functions/database/pg-adapter';
 import { apiRoutes } from '../../functions/domain/api-routes';
+import { planMessagingMigrations } from '../../functions/migration-runner/dry-run';
 import { runMessagingMigrations } from '../../functions/migration-runner/runner';
 import { verifyInstallation } from '../../functions/verification/verify';
 import { ID_DOMAINS } from '../../migrations/lib/id-domains';
@@ -80,6 +81,7 @@ async function expectUpgradedLikeANewInstall(t: TestDatabase, people: { owner: s
   const report = await runMessagingMigrations({ connectionString: t.url });
   expect(report.failure, report.failure?.message).toBeUndefined();
   expect(await recordedMigrations(t.db)).toEqual(ALL_MIGRATION_NAMES);
+  expect((await planMessagingMigrations({ connectionString: t.url })).notes.join('\n')).not.toContain('An earlier release');
   const domains = await t.db.query<{ typname: string; base: string }>(
     `SELECT typname, format_type(typbasetype, typtypmod) AS base FROM pg_type WHERE typtype = 'd' AND typname = ANY ($1::text[]) ORDER BY typname`,
     [[...ID_DOMAINS]],
@@ -119,6 +121,10 @@ describe.runIf(releaseAvailable())(`a database installed by the previous release
     await previousRelease(t, 'migrate:latest');
     const people = await someData(t);
     expect((await uuidSignatures(t)).length).toBeGreaterThan(20);
+    // The dry run says what migration 9 does here, which a new install's footprint (nothing) does not.
+    const plan = await planMessagingMigrations({ connectionString: t.url });
+    expect(plan.pending.map((m) => m.name)).toEqual(ALL_MIGRATION_NAMES.slice(9));
+    expect(plan.notes.join('\n')).toMatch(/An earlier release installed this database: \d+ messaging functions are declared with uuid \(.*get_listing_message_recipient.*\)/);
     await expectUpgradedLikeANewInstall(t, people);
   });
 
