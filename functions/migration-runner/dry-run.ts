@@ -18,7 +18,7 @@ import pg from 'pg';
 import { BASE_TABLES } from '../../migrations/20250101000000_base_marketplace_schema';
 import { MESSAGING_MIGRATION_NAMES, MIGRATIONS } from '../../migrations';
 import { MIGRATION_LONG_STEPS, type DataStep } from '../../migrations/lib/long-steps';
-import { isMessagingObject, MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
+import { isMessagingFunction, MIGRATION_FOOTPRINTS } from '../../migrations/lib/migration-footprints';
 import type { Query } from '../../migrations/lib/schema-snapshot';
 import { journalEntries } from '../../migrations/lib/undo-journal';
 import { MIGRATIONS_TABLE } from '../database/knex-config';
@@ -368,8 +368,7 @@ export async function planMessagingMigrations(options: DryRunOptions): Promise<D
       notes.push(
         `An earlier release installed this database: ${plural(declaredWithUuid.length, 'messaging function is', 'messaging functions are')} declared with uuid ` +
           `(${declaredWithUuid.join(', ')}). The pending migrations re-create each with the id domains (ems_*_id, uuid here), and the view ` +
-          'listing_message_routing over them, each in a short transaction: what they do stays the same. The lists below are what a new install ' +
-          'does and do not name these.',
+          'listing_message_routing over them, each in a short transaction. The lists below are what a new install does and do not name these.',
       );
     }
     if (await runnerAtWork(query)) {
@@ -401,7 +400,7 @@ async function messagingFunctionsDeclaredWithUuid(query: Query): Promise<string[
         AND (p.prorettype = 'uuid'::regtype OR 'uuid'::regtype = ANY (coalesce(p.proallargtypes, p.proargtypes::oid[])))
       ORDER BY 1`,
   );
-  return rows.map((row) => row.name).filter((name) => isMessagingObject(`function:${name}()`));
+  return rows.map((row) => row.name).filter((name) => isMessagingFunction(`function:${name}()`));
 }
 
 const KIND_ORDER = ['table', 'view', 'column', 'constraint', 'index', 'trigger', 'function', 'type'] as const;

@@ -12,7 +12,7 @@ import type { Knex } from 'knex';
 import { readSqlFile } from './sql-files';
 
 /** The view that calls a function whose signature changes, and the file that makes it. */
-const DEPENDENT_VIEW = { name: 'listing_message_routing', file: 'routing/listing_message_routing.sql', calls: 'get_listing_message_recipient' };
+export const DEPENDENT_VIEW = { name: 'listing_message_routing', file: 'routing/listing_message_routing.sql', calls: 'get_listing_message_recipient' };
 
 const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
 

@@ -347,14 +347,18 @@ export function touchedBy(migration: string): ReadonlySet<string> {
   return new Set(footprint ? [...footprint.created, ...footprint.changed, ...footprint.dropped] : []);
 }
 
-const functionName = (key: string) => (key.startsWith('function:') ? key.slice(0, key.indexOf('(')) : key);
-const MESSAGING_OBJECTS = new Set(Object.values(MIGRATION_FOOTPRINTS).flatMap((f) => [...f.created, ...f.changed, ...f.dropped].map(functionName)));
+const functionName = (key: string) => key.slice(0, key.indexOf('('));
+const MESSAGING_FUNCTIONS = new Set(
+  Object.values(MIGRATION_FOOTPRINTS)
+    .flatMap((footprint) => [...footprint.created, ...footprint.changed, ...footprint.dropped])
+    .filter((key) => key.startsWith('function:'))
+    .map(functionName),
+);
 
 /**
- * Whether the object `key` names is one of the messaging migrations' own (in any footprint). A
- * function is known by its name, whatever its signature: an earlier release gave the same
- * functions uuid where a clean run of this one has the id domains.
+ * Whether the function `key` (function:name(args)) is one the messaging migrations make, by its name
+ * whatever its signature: an earlier release declared them with uuid where this one has the id domains.
  */
-export function isMessagingObject(key: string): boolean {
-  return MESSAGING_OBJECTS.has(functionName(key));
+export function isMessagingFunction(key: string): boolean {
+  return MESSAGING_FUNCTIONS.has(functionName(key));
 }

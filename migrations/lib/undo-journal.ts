@@ -22,7 +22,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import type { Knex } from 'knex';
-import { isMessagingObject, touchedBy } from './migration-footprints';
+import { ID_DOMAINS } from './id-domains';
+import { DEPENDENT_VIEW } from './id-signatures';
+import { isMessagingFunction, touchedBy } from './migration-footprints';
 import { createIndexConcurrentlyAs, ddl, dropIndexConcurrently } from './safe-ddl';
 import { type Grant, type ObjectState, type Query, type SchemaSnapshot, snapshotSchema, withKnexConnection } from './schema-snapshot';
 
@@ -114,16 +116,32 @@ const same = (a: ObjectState | undefined, b: ObjectState | undefined) => isDeepS
 export async function undoMigration(knex: Knex, migration: string, before: SchemaSnapshot, attemptBefore?: SchemaSnapshot): Promise<UndoResult> {
   const now = await withKnexConnection(knex, snapshotSchema);
   // A migration without a footprint yet: what this run changed is all that is known to be its own.
-  let touched = touchedBy(migration);
+  let touched = new Set(touchedBy(migration));
   if (touched.size === 0 && attemptBefore) {
     touched = new Set([...new Set([...Object.keys(attemptBefore), ...Object.keys(now)])].filter((key) => !same(attemptBefore[key], now[key])));
   }
-  // On a database an earlier release installed, a migration also replaces messaging objects its
-  // footprint (a clean run's) does not name: the functions with uuid where a clean run has the id
-  // domains, and the view that calls them. Whatever of the messaging's own (any migration's
-  // footprint; a function by its name, whatever its signature) is not as it was before the first
-  // attempt was changed by the attempts, and goes back too. The marketplace's own objects stay.
-  touched = new Set([...touched, ...[...Object.keys(before), ...Object.keys(now)].filter((key) => isMessagingObject(key) && !same(before[key], now[key]))]);
+  // On a database an earlier release installed, the messaging functions a migration re-creates from
+  // its files had uuid where the files have the id domains: the attempt dropped one signature and made
+  // another, which a clean run's footprint cannot name. Such a pair (a messaging function's name, its
+  // signatures not what they were) goes back, with the view that calls get_listing_message_recipient
+  // and the id domains made before the run's first messaging migration. Nothing else joins: an object
+  // of the marketplace's, or one another migration changed, stays as it is now.
+  const functionName = (key: string) => key.slice(0, key.indexOf('('));
+  const signatures = (snapshot: SchemaSnapshot, name: string) =>
+    Object.keys(snapshot).filter((key) => key.startsWith('function:') && functionName(key) === name).sort().join(' ');
+  const resigned = new Set(
+    [...new Set([...Object.keys(before), ...Object.keys(now)])]
+      .filter((key) => key.startsWith('function:') && isMessagingFunction(key))
+      .map(functionName)
+      .filter((name) => signatures(before, name) !== signatures(now, name)),
+  );
+  const replacedAlongside = (key: string) =>
+    (key.startsWith('function:') && resigned.has(functionName(key))) ||
+    (key === `view:${DEPENDENT_VIEW.name}` && resigned.has(`function:${DEPENDENT_VIEW.calls}`)) ||
+    ID_DOMAINS.some((domain) => key === `type:${domain}`);
+  for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) {
+    if (replacedAlongside(key) && !same(before[key], now[key])) touched.add(key);
+  }
   const keys = [...touched].filter((key) => !same(before[key], now[key])).sort();
   const target = (key: string) => before[key];
   const current = (key: string) => now[key];
@@ -150,15 +168,31 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
     if (!t || (n && n.definition === t.definition)) continue;
     if (n && n.result !== t.result) structure.push(`DROP ${n.procedure ? 'PROCEDURE' : 'FUNCTION'} ${n.signature}`);
     structure.push(t.definition);
+    // Made anew, it is executable by PUBLIC (and may be SECURITY DEFINER): its grants come back in
+    // the same transaction, not after it.
+    if (!n || n.result !== t.result) structure.push(...grantStatements(t, [{ grantee: 'PUBLIC', privilege: 'EXECUTE', grantable: false }], t.grants));
   }
   for (const key of ofKind('view')) {
     const t = target(key) as Extract<ObjectState, { kind: 'view' }> | undefined;
     const n = current(key) as Extract<ObjectState, { kind: 'view' }> | undefined;
     if (!t || t.materialized || (n && n.definition === t.definition)) continue;
-    // Dropped first: CREATE OR REPLACE cannot change a column's type (an id domain back to uuid).
-    // Its grants and comment come back below, with everything else's.
-    if (n) structure.push(`DROP VIEW IF EXISTS ${id(t.name)}`);
-    structure.push(`CREATE VIEW ${id(t.name)} AS ${t.definition.replace(/;\s*$/, '')}`);
+    const create = `CREATE OR REPLACE VIEW ${id(t.name)} AS ${t.definition.replace(/;\s*$/, '')}`;
+    if (!n) {
+      structure.push(create);
+      continue;
+    }
+    // Replaced in place; only where a column's type changes (an id domain back to uuid), which
+    // CREATE OR REPLACE refuses (42P16), dropped and made again, with its grants and comment in the
+    // same transaction. A view of the marketplace's over it makes that drop fail: the undo says so.
+    const remade = [
+      `DROP VIEW ${id(t.name)}`,
+      create,
+      ...grantStatements(t, [], t.grants),
+      ...(t.comment === null ? [] : [`COMMENT ON VIEW ${id(t.name)} IS ${literal(t.comment)}`]),
+    ];
+    structure.push(
+      `DO $undo_view$ BEGIN\n  EXECUTE ${literal(create)};\nEXCEPTION WHEN invalid_table_definition THEN\n${remade.map((sql) => `  EXECUTE ${literal(sql)};`).join('\n')}\nEND $undo_view$`,
+    );
   }
   for (const key of ofKind('trigger')) {
     const t = target(key) as Extract<ObjectState, { kind: 'trigger' }> | undefined;

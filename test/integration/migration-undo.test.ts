@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMessagingMigrations, type RunnerReport } from '../../functions/migration-runner/runner';
 import { MESSAGING_MIGRATION_NAMES } from '../../migrations';
-import { UNDO_JOURNAL_TABLE, undoMigration } from '../../migrations/lib/undo-journal';
+import { openJournalEntry, UNDO_JOURNAL_TABLE, undoMigration } from '../../migrations/lib/undo-journal';
 import { snapshotSchema, withKnexConnection } from '../../migrations/lib/schema-snapshot';
 import { reread, schemaCatalog, snapshotTables, type SchemaCatalog } from '../helpers/catalog';
 import { commandEnv, runCommand } from '../helpers/cli';
@@ -142,6 +142,47 @@ describe('the way back across runs', () => {
     expect(await reread(t.db, rows)).toEqual(rows);
     expect(await journalPresent(t)).toBe(false);
     await expectRunsGreenNow(t);
+  });
+
+  it("the last migration failing on a resumed run: what the marketplace changed since its first attempt on other migrations' objects and its own stays", async () => {
+    const last = MESSAGING_MIGRATION_NAMES.at(-1)!;
+    const t = await copyBefore(last);
+    // Its first attempt was interrupted: the journal holds the schema from before it...
+    const before = await withKnex(t.url, (knex) => withKnexConnection(knex, snapshotSchema));
+    // ...and since, the marketplace granted its own role what the README says, and changed its own tables.
+    await t.db.query(`
+      GRANT INSERT ON company_member_audit, messaging_outbox TO PUBLIC;
+      GRANT SELECT, INSERT ON conversation_ownership_log TO PUBLIC;
+      GRANT SELECT ON company_message_handlers, listed_cars, conversations TO PUBLIC;
+      COMMENT ON TABLE companies IS 'the dealers';
+      ALTER TABLE sellers ALTER COLUMN name SET DEFAULT 'unnamed';
+      ALTER TABLE listed_cars DROP CONSTRAINT listed_cars_status_check;
+      ALTER TABLE listed_cars ADD CONSTRAINT listed_cars_status_check
+        CHECK (status IN ('draft', 'active', 'sold', 'archived', 'pending_reassignment', 'reserved'))`);
+    const changed = await schemaCatalog(t.db);
+    await withKnex(t.url, (knex) => withKnexConnection(knex, (query) => openJournalEntry(query, last, before)));
+
+    const removeTrap = await failOnce(t, '%ems_outbox_pending%');
+    const report = await runMessagingMigrations({ connectionString: t.url });
+    await removeTrap();
+    // Its one transaction rolled back: nothing of it to put back, and nothing of anyone else's is.
+    expect(report.failure?.message).toMatch(/injected failure[\s\S]*\nNothing of it stayed: /);
+    expect(await schemaCatalog(t.db)).toEqual(changed);
+  });
+
+  it("a view the attempt changed without changing its columns goes back in place, under a marketplace view over it", async () => {
+    const t = await copy();
+    await migrateToLatest(t.url);
+    await withKnex(t.url, async (knex) => {
+      const before = await withKnexConnection(knex, snapshotSchema);
+      const [{ definition }] = (await t.db.query<{ definition: string }>(`SELECT pg_get_viewdef('listing_message_routing'::regclass) AS definition`)) as [{ definition: string }];
+      await t.db.query(`CREATE OR REPLACE VIEW listing_message_routing AS SELECT * FROM (${definition.replace(/;\s*$/, '')}) v WHERE true`);
+      await t.db.query(`CREATE VIEW marketplace_routing_report AS SELECT listing_id, recipient_id FROM listing_message_routing`);
+      const result = await undoMigration(knex, MESSAGING_MIGRATION_NAMES[2]!, before, before);
+      expect(result.leftovers).toEqual([]);
+      expect(result.restored).toContain('view:listing_message_routing');
+    });
+    expect(await t.db.query(`SELECT count(*)::int AS n FROM marketplace_routing_report`)).toEqual([{ n: expect.any(Number) }]);
   });
 
   it('when the undo itself fails, the report says so, the journal keeps the way back, and the next run carries the migration on', async () => {
