@@ -121,27 +121,20 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
     touched = new Set([...new Set([...Object.keys(attemptBefore), ...Object.keys(now)])].filter((key) => !same(attemptBefore[key], now[key])));
   }
   // On a database an earlier release installed, the messaging functions a migration re-creates from
-  // its files had uuid where the files have the id domains: the attempt dropped one signature and made
-  // another, which a clean run's footprint cannot name. Such a pair (a messaging function's name, its
-  // signatures not what they were) goes back, with the view that calls get_listing_message_recipient
-  // and the id domains made before the run's first messaging migration. Nothing else joins: an object
-  // of the marketplace's, or one another migration changed, stays as it is now.
+  // its files had uuid where the files have the id domains: the attempt dropped the one signature and
+  // made the other, which a clean run's footprint cannot name. Such a signature (a messaging
+  // function's, with uuid or an id domain among its types, not in both snapshots) goes back, with the
+  // view that calls get_listing_message_recipient and the id domains the run made. Nothing else
+  // joins: an overload of the marketplace's own, or anything only another migration touches, stays.
   const functionName = (key: string) => key.slice(0, key.indexOf('('));
-  const signatures = (snapshot: SchemaSnapshot, name: string) =>
-    Object.keys(snapshot).filter((key) => key.startsWith('function:') && functionName(key) === name).sort().join(' ');
-  const resigned = new Set(
-    [...new Set([...Object.keys(before), ...Object.keys(now)])]
-      .filter((key) => key.startsWith('function:') && isMessagingFunction(key))
-      .map(functionName)
-      .filter((name) => signatures(before, name) !== signatures(now, name)),
+  const idTyped = (key: string) => /[(,]\s*(uuid|ems_\w+_id)\s*[,)]/.test(key.slice(key.indexOf('(')));
+  const resigned = [...new Set([...Object.keys(before), ...Object.keys(now)])].filter(
+    (key) => key.startsWith('function:') && isMessagingFunction(key) && idTyped(key) && (before[key] === undefined) !== (now[key] === undefined),
   );
-  const replacedAlongside = (key: string) =>
-    (key.startsWith('function:') && resigned.has(functionName(key))) ||
-    (key === `view:${DEPENDENT_VIEW.name}` && resigned.has(`function:${DEPENDENT_VIEW.calls}`)) ||
-    ID_DOMAINS.some((domain) => key === `type:${domain}`);
-  for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) {
-    if (replacedAlongside(key) && !same(before[key], now[key])) touched.add(key);
-  }
+  for (const key of resigned) touched.add(key);
+  const dependentViewKey = `view:${DEPENDENT_VIEW.name}`;
+  if (resigned.some((key) => functionName(key) === `function:${DEPENDENT_VIEW.calls}`) && !same(before[dependentViewKey], now[dependentViewKey])) touched.add(dependentViewKey);
+  for (const domain of ID_DOMAINS) if (!same(before[`type:${domain}`], now[`type:${domain}`])) touched.add(`type:${domain}`);
   const keys = [...touched].filter((key) => !same(before[key], now[key])).sort();
   const target = (key: string) => before[key];
   const current = (key: string) => now[key];
@@ -190,9 +183,11 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
       ...grantStatements(t, [], t.grants),
       ...(t.comment === null ? [] : [`COMMENT ON VIEW ${id(t.name)} IS ${literal(t.comment)}`]),
     ];
-    structure.push(
-      `DO $undo_view$ BEGIN\n  EXECUTE ${literal(create)};\nEXCEPTION WHEN invalid_table_definition THEN\n${remade.map((sql) => `  EXECUTE ${literal(sql)};`).join('\n')}\nEND $undo_view$`,
-    );
+    const body = `BEGIN\n  EXECUTE ${literal(create)};\nEXCEPTION WHEN invalid_table_definition THEN\n${remade.map((sql) => `  EXECUTE ${literal(sql)};`).join('\n')}\nEND`;
+    // A dollar-quote tag the body does not contain (a view's text may hold any string).
+    let tag = '$undo_view$';
+    for (let n = 1; body.includes(tag); n += 1) tag = `$undo_view_${n}$`;
+    structure.push(`DO ${tag} ${body} ${tag}`);
   }
   for (const key of ofKind('trigger')) {
     const t = target(key) as Extract<ObjectState, { kind: 'trigger' }> | undefined;

@@ -144,7 +144,7 @@ describe('the way back across runs', () => {
     await expectRunsGreenNow(t);
   });
 
-  it("the last migration failing on a resumed run: what the marketplace changed since its first attempt on other migrations' objects and its own stays", async () => {
+  it("the last migration failing on a resumed run: what the marketplace changed since its first attempt on other migrations' objects and its own (an overload of a messaging function's name too) stays", async () => {
     const last = MESSAGING_MIGRATION_NAMES.at(-1)!;
     const t = await copyBefore(last);
     // Its first attempt was interrupted: the journal holds the schema from before it...
@@ -158,7 +158,11 @@ describe('the way back across runs', () => {
       ALTER TABLE sellers ALTER COLUMN name SET DEFAULT 'unnamed';
       ALTER TABLE listed_cars DROP CONSTRAINT listed_cars_status_check;
       ALTER TABLE listed_cars ADD CONSTRAINT listed_cars_status_check
-        CHECK (status IN ('draft', 'active', 'sold', 'archived', 'pending_reassignment', 'reserved'))`);
+        CHECK (status IN ('draft', 'active', 'sold', 'archived', 'pending_reassignment', 'reserved'));
+      CREATE FUNCTION get_member_statistics(p_company text) RETURNS integer LANGUAGE sql AS 'SELECT 42';
+      CREATE VIEW marketplace_statistics AS SELECT get_member_statistics('all') AS n;
+      GRANT SELECT ON listing_message_routing TO PUBLIC;
+      COMMENT ON VIEW listing_message_routing IS 'the marketplace''s reports read it'`);
     const changed = await schemaCatalog(t.db);
     await withKnex(t.url, (knex) => withKnexConnection(knex, (query) => openJournalEntry(query, last, before)));
 
