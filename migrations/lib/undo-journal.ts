@@ -170,23 +170,23 @@ export async function undoMigration(knex: Knex, migration: string, before: Schem
     const n = current(key) as Extract<ObjectState, { kind: 'view' }> | undefined;
     if (!t || t.materialized || (n && n.definition === t.definition)) continue;
     const create = `CREATE OR REPLACE VIEW ${id(t.name)} AS ${t.definition.replace(/;\s*$/, '')}`;
+    const grantsAndComment = [
+      ...grantStatements(t, [], t.grants),
+      ...(t.comment === null ? [] : [`COMMENT ON VIEW ${id(t.name)} IS ${literal(t.comment)}`]),
+    ];
     if (!n) {
-      structure.push(create);
+      // Made anew: its grants and comment in the same transaction.
+      structure.push(create, ...grantsAndComment);
       continue;
     }
     // Replaced in place; only where a column's type changes (an id domain back to uuid), which
     // CREATE OR REPLACE refuses (42P16), dropped and made again, with its grants and comment in the
     // same transaction. A view of the marketplace's over it makes that drop fail: the undo says so.
-    const remade = [
-      `DROP VIEW ${id(t.name)}`,
-      create,
-      ...grantStatements(t, [], t.grants),
-      ...(t.comment === null ? [] : [`COMMENT ON VIEW ${id(t.name)} IS ${literal(t.comment)}`]),
-    ];
+    const remade = [`DROP VIEW ${id(t.name)}`, create, ...grantsAndComment];
     const body = `BEGIN\n  EXECUTE ${literal(create)};\nEXCEPTION WHEN invalid_table_definition THEN\n${remade.map((sql) => `  EXECUTE ${literal(sql)};`).join('\n')}\nEND`;
     // A dollar-quote tag the body does not contain (a view's text may hold any string).
     let tag = '$undo_view$';
-    for (let n = 1; body.includes(tag); n += 1) tag = `$undo_view_${n}$`;
+    for (let i = 1; body.includes(tag); i += 1) tag = `$undo_view_${i}$`;
     structure.push(`DO ${tag} ${body} ${tag}`);
   }
   for (const key of ofKind('trigger')) {
