@@ -17,7 +17,7 @@
  * lock (so NOWAIT never waits, and no one can change the row before the message commits):
  * what is read is what holds at commit.
  *
- * ~10 s by default (EMS_STRESS_MS to change it); 60 s with EMS_LONG_TESTS=1.
+ * ~10 s on each id type by default (EMS_STRESS_MS to change it); 60 s each with EMS_LONG_TESTS=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgDatabase } from '../../functions/database/pg-adapter';

@@ -34,8 +34,9 @@
  *    was sent (nothing ran in between), and no stored message changes afterwards.
  * At the end of each run, verifyInstallation (the verification's own invariant) is ok.
  *
- * Everything runs twice, once per adapter of the `Database` port (node-postgres; the RDS Data API
- * through the real SDK client against the local Data API endpoint). Per call:
+ * Everything runs four times: once per adapter of the `Database` port (node-postgres; the RDS Data API
+ * through the real SDK client against the local Data API endpoint) on a database with uuid ids, and
+ * again on one with integer ids (README: Id types). Per call:
  *  - through the adapter under test (`apiDb`): what the API runs on, i.e. the services
  *    (removeMember, reactivateMember, transferListing, updateMessageHandlers, sendBuyerMessage,
  *    getOwnershipHistory) and verifyInstallation (the verification Lambda's, on the Data API in AWS);
@@ -44,8 +45,9 @@
  *    checks make (readWorld, the log and audit rows, the invariant, the lookups, the chains), so the
  *    observer is the same whichever adapter acted.
  *
- * By default 30 runs (node-postgres) and 15 (Data API) of up to 30 steps; EMS_LONG_TESTS=1: 300 runs
- * of up to 60 steps through each; EMS_PROPERTY_RUNS / EMS_PROPERTY_SEED override both.
+ * By default 30 runs (node-postgres) and 15 (Data API) of up to 30 steps on each id type;
+ * EMS_LONG_TESTS=1: 300 runs of up to 60 steps through each; EMS_PROPERTY_RUNS / EMS_PROPERTY_SEED
+ * override both.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
