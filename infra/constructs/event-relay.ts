@@ -7,7 +7,6 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -19,6 +18,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEAD_LETTERED_EVENTS_METRIC, OLDEST_PENDING_EVENT_METRIC } from '../../functions/events/relay-metrics';
 import { EVENTS_PENDING_LOG_FIELD } from '../../functions/events/wake-up';
+import { notifyingAlarm } from './alarms';
 import { grantDataApiAs } from './messaging-database';
 import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-function';
 
@@ -86,36 +86,29 @@ export class EventRelay extends Construct {
     const metric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAME }, statistic, period: Duration.minutes(5) });
     const backlogSeconds = backlogAlarmSeconds(props.scheduleMinutes);
-    this.backlogAlarm = new cloudwatch.Alarm(this, 'EventBacklogAlarm', {
-      alarmDescription: `An ownership or membership event has waited over ${backlogSeconds / 60} minutes to be published (OldestPendingEventAge; see the relay's log).`,
+    const topic = props.alarmTopic;
+    this.backlogAlarm = notifyingAlarm(this, 'EventBacklogAlarm', {
+      description: `An ownership or membership event has waited over ${backlogSeconds / 60} minutes to be published (OldestPendingEventAge; see the relay's log).`,
       metric: metric(OLDEST_PENDING_EVENT_METRIC, cloudwatch.Stats.MAXIMUM),
       threshold: backlogSeconds,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       // No data means the relay did not run: its errors alarm says so.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic,
     });
-    this.deadLetteredAlarm = new cloudwatch.Alarm(this, 'EventsDeadLetteredAlarm', {
-      alarmDescription: 'Events were dead-lettered: the bus refused them past the relay\'s tries (messaging_outbox rows with dead_lettered_at, last_error says why).',
+    this.deadLetteredAlarm = notifyingAlarm(this, 'EventsDeadLetteredAlarm', {
+      description: 'Events were dead-lettered: the bus refused them past the relay\'s tries (messaging_outbox rows with dead_lettered_at, last_error says why).',
       metric: metric(DEAD_LETTERED_EVENTS_METRIC, cloudwatch.Stats.MAXIMUM),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      topic,
     });
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'EventRelayErrorsAlarm', {
-      alarmDescription: 'The event relay failed (see its log); events wait in the outbox meanwhile.',
+    this.errorsAlarm = notifyingAlarm(this, 'EventRelayErrorsAlarm', {
+      description: 'The event relay failed (see its log); events wait in the outbox meanwhile.',
       metric: this.handler.function.metricErrors({ period: Duration.minutes(15), statistic: cloudwatch.Stats.SUM }),
       threshold: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic,
     });
-    const action = new cwActions.SnsAction(props.alarmTopic);
-    for (const alarm of [this.backlogAlarm, this.deadLetteredAlarm, this.errorsAlarm]) {
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
   }
 
   /**

@@ -6,7 +6,6 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -19,6 +18,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { VERIFICATION_FAILED_METRIC } from '../../functions/handlers/scheduled-verification';
 import { acknowledge } from '../nag';
+import { notifyingAlarm } from './alarms';
 import { grantDataApiAs } from './messaging-database';
 import { METRICS_NAMESPACE, ProjectFunction, SERVICE_NAME } from './project-function';
 
@@ -102,9 +102,9 @@ export class VerificationSchedule extends Construct {
       }),
     );
 
-    const action = new cwActions.SnsAction(this.topic);
-    this.verificationAlarm = new cloudwatch.Alarm(this, 'VerificationFailedAlarm', {
-      alarmDescription: 'The scheduled verification found failed checks (see the CheckFailed metric by check, and the function log).',
+    const topic = this.topic;
+    this.verificationAlarm = notifyingAlarm(this, 'VerificationFailedAlarm', {
+      description: 'The scheduled verification found failed checks (see the CheckFailed metric by check, and the function log).',
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: VERIFICATION_FAILED_METRIC,
@@ -113,30 +113,23 @@ export class VerificationSchedule extends Construct {
         period: Duration.hours(1),
       }),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       // Between runs there is no data: keep the last state, so a red report stays red until a green one.
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      topic,
     });
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'VerificationErrorsAlarm', {
-      alarmDescription: 'The scheduled verification could not run (the Lambda failed).',
+    this.errorsAlarm = notifyingAlarm(this, 'VerificationErrorsAlarm', {
+      description: 'The scheduled verification could not run (the Lambda failed).',
       metric: this.handler.function.metricErrors({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic,
     });
-    this.deadLettersAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: 'Something was dead-lettered (a schedule event, a verification invocation or an alarm e-mail).',
+    this.deadLettersAlarm = notifyingAlarm(this, 'DeadLettersAlarm', {
+      description: 'Something was dead-lettered (a schedule event, a verification invocation or an alarm e-mail).',
       metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      topic,
     });
-    for (const alarm of [this.verificationAlarm, this.errorsAlarm, this.deadLettersAlarm]) {
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
   }
 }
