@@ -184,12 +184,6 @@ describe('ownership moved directly', () => {
   });
 });
 
-it('event ids only grow, so the relay can publish in order', async () => {
-  const rows = await t.db.query<{ id: string }>('SELECT id::text FROM messaging_outbox ORDER BY occurred_at, id');
-  const ids = rows.map((r) => BigInt(r.id));
-  for (let i = 1; i < ids.length; i += 1) expect(ids[i]! > ids[i - 1]!).toBe(true);
-});
-
 describe('what a caller or a trigger cannot bend', () => {
   it("a reason the API caller's session set does not reach the route's events; the audit and the events agree", async () => {
     const d = await dealership(1);
