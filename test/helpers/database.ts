@@ -83,9 +83,15 @@ export async function migrateToLatest(url: string, idType?: IdType): Promise<Run
   }
 }
 
-/** A fresh database migrated to the latest schema. */
-export async function createMigratedDatabase(): Promise<TestDatabase> {
+/** A fresh database migrated to the latest schema (its base tables with `idType` ids, uuid unless given). */
+export async function createMigratedDatabase(idType?: IdType): Promise<TestDatabase> {
   const database = await createTestDatabase();
-  await migrateToLatest(database.url);
+  await migrateToLatest(database.url, idType);
   return database;
 }
+
+/**
+ * The marketplace id types the routing suites run on (README: Id types): uuid, and integer for the
+ * numeric ones (bigint takes the same paths; api-id-types.test.ts covers all three).
+ */
+export const ROUTING_ID_TYPES = ['uuid', 'integer'] as const satisfies readonly IdType[];

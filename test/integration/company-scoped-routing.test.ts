@@ -16,7 +16,7 @@ import type { Database, Row } from '../../functions/database/port';
 import type { IdType } from '../../functions/shared/config';
 import { reactivateMember, removeMember, transferListing } from '../../functions/domain/company-members';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
-import { migrateToLatest, type TestDatabase } from '../helpers/database';
+import { migrateToLatest, ROUTING_ID_TYPES, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 import { COMPANY_SCOPED_INVARIANT_SQL, observingDeadlocks, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 import { createTemplateDatabase, type TemplateDatabase } from '../helpers/template-database';
@@ -29,9 +29,6 @@ let template: TemplateDatabase;
 let t: TestDatabase;
 const sessions: PgDatabase[] = [];
 const clients: pg.Client[] = [];
-
-/** The marketplace's id types the suite runs on (README: Id types): every class on each. */
-const ID_TYPES_UNDER_TEST = ['uuid', 'integer'] as const satisfies readonly IdType[];
 
 /** Registers, in the enclosing describe, a fresh copy of a database migrated with `idType` ids for each test. */
 function aMigratedDatabasePerTest(idType: IdType): void {
@@ -262,7 +259,7 @@ async function expectLastAdminRefusal(work: Promise<unknown>, what: string) {
   expect(refusalCode(error)).toBe('last_admin');
 }
 
-for (const idType of ID_TYPES_UNDER_TEST) {
+for (const idType of ROUTING_ID_TYPES) {
   describe(`on ${idType} ids`, () => {
     aMigratedDatabasePerTest(idType);
 

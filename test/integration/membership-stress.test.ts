@@ -26,7 +26,7 @@ import type { IdType } from '../../functions/shared/config';
 import { reactivateMember, removeMember } from '../../functions/domain/company-members';
 import { DomainError } from '../../functions/domain/errors';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
-import { createTestDatabase, migrateToLatest, type TestDatabase } from '../helpers/database';
+import { createMigratedDatabase, ROUTING_ID_TYPES, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 import { COMPANY_SCOPED_INVARIANT_SQL, observingDeadlocks, refusalCode } from '../helpers/routing-checks';
 
@@ -37,14 +37,10 @@ const WORKERS = 8;
 let t: TestDatabase;
 const pools = new Map<string, PgDatabase>();
 
-/** The marketplace's id types the stress runs on (README: Id types), each for the whole duration. */
-const ID_TYPES_UNDER_TEST = ['uuid', 'integer'] as const satisfies readonly IdType[];
-
 /** Registers, in the enclosing describe, one database migrated with `idType` ids. */
 function aMigratedDatabase(idType: IdType): void {
   beforeAll(async () => {
-    t = await createTestDatabase();
-    await migrateToLatest(t.url, idType);
+    t = await createMigratedDatabase(idType);
     // Deadlocks are failures here: detect them in 100 ms rather than a second, and never hang.
     await t.db.query(`ALTER DATABASE ${t.name} SET deadlock_timeout = '100ms'`).catch(() => undefined);
     await t.db.query(`ALTER DATABASE ${t.name} SET statement_timeout = '30s'`);
@@ -125,7 +121,7 @@ const misrouted = (p: Proof) =>
   p.recipientStatus !== 'active' ||
   (p.listingCompany === null ? p.recipientId !== p.listingSeller : p.recipientCompany !== p.listingCompany);
 
-for (const idType of ID_TYPES_UNDER_TEST) {
+for (const idType of ROUTING_ID_TYPES) {
   describe(`on ${idType} ids, membership stress: plain SQL and API membership changes with buyer messages on parallel connections`, () => {
     aMigratedDatabase(idType);
 

@@ -56,10 +56,9 @@ import { updateMessageHandlers } from '../../functions/domain/company';
 import { getOwnershipHistory, sendBuyerMessage } from '../../functions/domain/messaging';
 import type { Database } from '../../functions/database/port';
 import type { Id } from '../../functions/http/response-schemas';
-import type { IdType } from '../../functions/shared/config';
 import { INVARIANT_VIOLATIONS_SQL, verifyInstallation } from '../../functions/verification/verify';
 import { ADAPTERS, databaseThrough, type AdapterDatabase } from '../helpers/adapters';
-import { createTestDatabase, migrateToLatest, type TestDatabase } from '../helpers/database';
+import { createMigratedDatabase, ROUTING_ID_TYPES, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 import { auditChainProblems, invariantViolations, ownershipChainProblems, refusalCode } from '../helpers/routing-checks';
 
@@ -1045,16 +1044,13 @@ const listingRow = async (listingId: string) =>
 /** Leaves the shared database consistent for the property (a listing that is not active is outside the invariant). */
 const retire = (listingId: string) => t.db.query(`UPDATE listed_cars SET status = 'archived' WHERE id = $1`, [listingId]);
 
-/** The marketplace's id types (README: Id types): each adapter runs the property on each. */
-const ID_TYPES_UNDER_TEST = ['uuid', 'integer'] as const satisfies readonly IdType[];
-const COMBINATIONS = ADAPTERS.flatMap((adapter) => ID_TYPES_UNDER_TEST.map((idType) => ({ adapter, idType })));
+const COMBINATIONS = ADAPTERS.flatMap((adapter) => ROUTING_ID_TYPES.map((idType) => ({ adapter, idType })));
 
 for (const { adapter, idType } of COMBINATIONS) {
   describe(`through ${adapter}, on ${idType} ids`, () => {
     let through: AdapterDatabase | undefined;
     beforeAll(async () => {
-      t = await createTestDatabase();
-      await migrateToLatest(t.url, idType);
+      t = await createMigratedDatabase(idType);
       through = await databaseThrough(adapter, t);
       apiDb = through.db;
       anEarlierRunFailed = false;

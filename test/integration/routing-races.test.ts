@@ -21,7 +21,7 @@ import { updateMessageHandlers } from '../../functions/domain/company';
 import { sendBuyerMessage } from '../../functions/domain/messaging';
 import type { Id } from '../../functions/http/response-schemas';
 import { INVARIANT_VIOLATIONS_SQL, verifyInstallation } from '../../functions/verification/verify';
-import { createTestDatabase, migrateToLatest, type TestDatabase } from '../helpers/database';
+import { createMigratedDatabase, ROUTING_ID_TYPES, type TestDatabase } from '../helpers/database';
 import * as m from '../helpers/marketplace';
 import {
   auditChainProblems,
@@ -48,14 +48,10 @@ function pool(n: number): PgDatabase {
   return pools[n];
 }
 
-/** The marketplace's id types the races run on (README: Id types). */
-const ID_TYPES_UNDER_TEST = ['uuid', 'integer'] as const satisfies readonly IdType[];
-
 /** Registers, in the enclosing describe, one database migrated with `idType` ids for its tests. */
 function aMigratedDatabase(idType: IdType): void {
   beforeAll(async () => {
-    t = await createTestDatabase();
-    await migrateToLatest(t.url, idType);
+    t = await createMigratedDatabase(idType);
     // Deadlocks are expected in (b) on the plain-SQL path: detect them in 100 ms rather than
     // the default second (best effort: needs a role allowed to set it).
     await t.db.query(`ALTER DATABASE ${t.name} SET deadlock_timeout = '100ms'`).catch(() => undefined);
@@ -136,7 +132,7 @@ async function waitUntil(condition: () => Promise<boolean>) {
   throw new Error('condition not reached');
 }
 
-for (const idType of ID_TYPES_UNDER_TEST) {
+for (const idType of ROUTING_ID_TYPES) {
   describe(`on ${idType} ids`, () => {
     aMigratedDatabase(idType);
 
